@@ -1,0 +1,29 @@
+# The two README commands: `make demo` (the main job) and `make test` (all four test tiers).
+# Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
+PY := .host/venv/bin/python
+
+.PHONY: setup test test-unit test-host test-server test-browser demo lint
+
+setup:
+	bash scripts/setup_host.sh
+
+test: setup
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest -m unit
+
+test-host: setup
+	$(PY) -m pytest -m host
+
+test-server: setup
+	$(PY) -m pytest -m server
+
+test-browser: setup
+	$(PY) -m pytest -m browser
+
+demo: setup
+	$(PY) scripts/demo.py
+
+lint: setup
+	$(PY) -m ruff check .

@@ -1,0 +1,36 @@
+"""The browser tier: ComfyUI's frontend, served by the real server, registers this pack's nodes."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from hostlib import HOST, ROOT
+from pack_nodes import PACK_NODE_IDS
+
+SCRIPT = ROOT / "tests" / "browser" / "check_ui.cjs"
+NODE_MODULES = HOST / "node" / "node_modules"
+
+
+def run_check(url: str, screenshot, node_ids) -> dict:
+    if shutil.which("node") is None or not (NODE_MODULES / "playwright-core").exists():
+        pytest.fail("node and playwright-core are needed for the browser tier: run `make setup`")
+    env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
+    proc = subprocess.run(["node", str(SCRIPT), url, str(screenshot), *node_ids], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"browser check failed:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_frontend_registers_the_pack_nodes(comfy_server, tmp_path):
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shot = artifacts / "browser_nodes.png"
+    result = run_check(comfy_server.url, shot, PACK_NODE_IDS)
+    missing = [nid for nid, cat in result["registered"].items() if cat is None]
+    assert not missing, f"frontend lacks {missing}; page errors: {result['errors']}"
+    assert all(cat.startswith("sde_edit") for cat in result["registered"].values()), result["registered"]
+    added = result["added"]
+    assert added is not None and "trajectory" in added["inputs"], added
+    assert shot.stat().st_size > 10_000  # a real rendered page, not a blank
