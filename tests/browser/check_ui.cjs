@@ -24,9 +24,10 @@ async function main() {
       return Object.fromEntries(ids.map((id) => [id, id in types ? (types[id].category || types[id].prototype?.category || "") : null]));
     }, nodeIds);
     result.added = await page.evaluate((id) => {
+      window.app.graph.clear();
       const node = window.LiteGraph.createNode(id);
       if (!node) return null;
-      node.pos = [120, 120];
+      node.pos = [300, 200];
       window.app.graph.add(node);
       window.app.canvas.setDirty(true, true);
       return { title: node.title, inputs: (node.inputs || []).map((i) => i.name), widgets: (node.widgets || []).map((w) => w.name) };
