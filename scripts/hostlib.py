@@ -148,9 +148,11 @@ class ComfyServer:
             if entry and entry.get("status", {}).get("completed") is not None:
                 status = entry["status"]
                 if status.get("status_str") == "error" or not status.get("completed"):
-                    msgs = [m[1] for m in status.get("messages", []) if m[0] in ("execution_error", "execution_interrupted")]
-                    said = "; ".join(f"{m.get('node_type')} (node {m.get('node_id')}): {m.get('exception_type', 'interrupted')}: "
-                                     f"{m.get('exception_message', '')}" for m in msgs)
+                    failures = ("execution_error", "execution_interrupted")
+                    msgs = [m[1] for m in status.get("messages", []) if m[0] in failures]
+                    said = "; ".join(f"{m.get('node_type')} (node {m.get('node_id')}): "
+                                     f"{m.get('exception_type', 'interrupted')}: {m.get('exception_message', '')}"
+                                     for m in msgs)
                     raise PromptFailed(f"prompt {prompt_id} failed: {said}", entry)
                 return entry
             if self.proc is not None and self.proc.poll() is not None:

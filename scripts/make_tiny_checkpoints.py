@@ -97,7 +97,8 @@ def sd3() -> dict:
     depth = 2  # detection reads hidden size = 64 * depth
     mmdit = OpenAISignatureMMDITWrapper(
         patch_size=2, in_channels=16, out_channels=16, depth=depth, adm_in_channels=2048,
-        context_embedder_config={"target": "torch.nn.Linear", "params": {"in_features": 4096, "out_features": 64 * depth}},
+        context_embedder_config={"target": "torch.nn.Linear",
+                                 "params": {"in_features": 4096, "out_features": 64 * depth}},
         pos_embed_max_size=64, num_patches=64 * 64, pos_embed_scaling_factor=None, input_size=None,
         x_block_self_attn_layers=[], dtype=torch.float32, device="meta", operations=comfy.ops.disable_weight_init,
     )
@@ -117,7 +118,8 @@ def verify(path: pathlib.Path, expected: str) -> None:
     model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(str(path))
     family = type(model.model.model_config).__name__
     if family != expected or clip is None or vae is None:
-        raise SystemExit(f"{path.name}: detected {family} (clip={clip is not None}, vae={vae is not None}), want {expected}")
+        raise SystemExit(f"{path.name}: detected {family} (clip={clip is not None}, vae={vae is not None}), "
+                         f"want {expected}")
     print(f"verified {path.name}: {family}, {type(model.get_model_object('model_sampling')).__name__}")
 
 

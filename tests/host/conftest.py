@@ -12,7 +12,6 @@ import sys
 import uuid
 
 import pytest
-
 from hostlib import COMFY, PACK_LINK, require_host
 
 
@@ -86,8 +85,8 @@ def host(tmp_path_factory) -> Host:
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = True
-    import utils.install_util  # noqa: F401  (before `nodes`, or 13 built-in nodes fail to load)
     import folder_paths
+    import utils.install_util  # noqa: F401  (before `nodes`, or 13 built-in nodes fail to load)
 
     base = tmp_path_factory.mktemp("comfy_host")
     for kind in ("output", "input", "temp"):
@@ -97,6 +96,7 @@ def host(tmp_path_factory) -> Host:
     folder_paths.set_temp_directory(str(base / "temp"))
 
     import execution
+
     import nodes
 
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))

@@ -1,0 +1,18 @@
+"""The pack's ComfyUI nodes (V3 schema). Thin wrappers: the math is in ../sampling, the ComfyUI
+internals in comfy_adapter.py."""
+
+from comfy_api.latest import ComfyExtension, io
+
+from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
+from .stage2 import Resample
+
+NODES: list[type[io.ComfyNode]] = [NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample]
+
+
+class SDEEditExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES
+
+
+async def comfy_entrypoint() -> SDEEditExtension:
+    return SDEEditExtension()

@@ -1,0 +1,196 @@
+"""The one module that knows ComfyUI internals.
+
+Everything the math in `sampling/` needs from a ComfyUI MODEL goes through here:
+
+- the family of the model's Gaussian path, `ve` (EPS, V-prediction: x = x0 + σε) or `flow`
+  (CONST: x = (1−σ)x0 + σε), read once from `model_sampling` (ALGORITHMS.md §1);
+- the level grid: a full schedule of round(steps / t0) steps from ComfyUI's own scheduler
+  functions, of which the last steps + 1 levels are kept (KSampler's `denoise` convention), so
+  `t0` and `steps` mean the same on every family;
+- latent space ↔ model space (`process_latent_in` / `process_latent_out`);
+- a denoiser `denoise(x, sigma, scale) -> x̂0` with conditioning, per-sample CFG scale and model
+  loading handled by ComfyUI's own guider machinery (a `CFGGuider` subclass and a `Sampler`
+  subclass that hands our loop the guided model; no model internals are patched);
+- progress bars with previews, Cancel, and the intermediate device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import comfy.model_management
+import comfy.model_sampling
+import comfy.samplers
+import comfy.utils
+import latent_preview
+import torch
+
+SCALE_KEY = "sde_edit_cfg_scale"
+SCHEDULERS = tuple(comfy.samplers.SCHEDULER_NAMES)
+Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def model_sampling(model):
+    return model.get_model_object("model_sampling")
+
+
+def model_path(model) -> str:
+    """`flow` for CONST (rectified-flow) models, `ve` for EPS / V-prediction (VP in VE form)."""
+    return "flow" if isinstance(model_sampling(model), comfy.model_sampling.CONST) else "ve"
+
+
+def level_grid(model, steps: int, t0: float, scheduler: str) -> torch.Tensor:
+    """σ_0 = σ(t0) > … > σ_steps: the tail of a full `round(steps / t0)`-step schedule (float64)."""
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"scheduler {scheduler!r} is not one of ComfyUI's: {', '.join(SCHEDULERS)}")
+    full = comfy.samplers.calculate_sigmas(model_sampling(model), scheduler, max(steps, round(steps / t0)))
+    return full[-(steps + 1):].to(torch.float64).cpu()
+
+
+def model_identity(model) -> dict[str, Any]:
+    """What a trajectory remembers of the model that made it (checked before replay)."""
+    inner = model.model
+    return {
+        "model": type(inner.model_config).__name__ if getattr(inner, "model_config", None) else type(inner).__name__,
+        "model_sampling": type(model_sampling(model)).__name__,
+        "latent_channels": int(inner.latent_format.latent_channels),
+    }
+
+
+def latent_channels(model) -> int:
+    return int(model.model.latent_format.latent_channels)
+
+
+def check_latent(model, samples: torch.Tensor, name: str = "latent") -> None:
+    """A LATENT whose channel count the model does not take is a user error, said plainly."""
+    want = latent_channels(model)
+    if samples.ndim != 4:
+        raise ValueError(f"{name}: expected an image latent [batch, channels, height, width], got shape "
+                         f"{tuple(samples.shape)}")
+    if samples.shape[1] != want:
+        raise ValueError(f"{name} has {samples.shape[1]} channels but this model works on {want}: encode the "
+                         f"image with this model's VAE")
+    if not torch.isfinite(samples).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def to_model_space(model, samples: torch.Tensor) -> torch.Tensor:
+    return model.model.process_latent_in(samples.to(torch.float32))
+
+
+def to_latent_space(model, x: torch.Tensor) -> torch.Tensor:
+    out = model.model.process_latent_out(x.to(torch.float32))
+    return out.to(comfy.model_management.intermediate_device())
+
+
+def mask_to_latent(mask: torch.Tensor | None, samples: torch.Tensor, name: str = "mask") -> torch.Tensor | None:
+    """A ComfyUI MASK [B|1, H, W] (white = editable) resized to the latent: [B|1, 1, h, w]."""
+    if mask is None:
+        return None
+    m = mask.reshape((-1, 1) + tuple(mask.shape[-2:])).to(torch.float32)
+    b, h, w = samples.shape[0], samples.shape[-2], samples.shape[-1]
+    if m.shape[0] not in (1, b):
+        raise ValueError(f"{name} has a batch of {m.shape[0]} but the latent has {b}: give one mask or one per image")
+    hh, ww = m.shape[-2:]
+    if abs(hh * w - ww * h) > 0.05 * ww * h:
+        raise ValueError(f"{name} is {ww}×{hh} px but the image's latent is {w}×{h} (another aspect ratio): give a "
+                         "mask of the image's size")
+    if (hh, ww) != (h, w):
+        m = torch.nn.functional.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
+    return m.clamp(0, 1)
+
+
+class _ScheduledCFGGuider(comfy.samplers.CFGGuider):
+    """CFG with a per-sample scale passed in model_options (a recording batch mixes steps)."""
+
+    def predict_noise(self, x, timestep, model_options=None, seed=None):
+        model_options = model_options or {}
+        scale = model_options.get(SCALE_KEY)
+        positive, negative = self.conds.get("positive"), self.conds.get("negative")
+        if scale is None or bool((scale == scale[0]).all()):
+            s = self.cfg if scale is None else float(scale[0])
+            return comfy.samplers.sampling_function(self.inner_model, x, timestep, negative, positive, s,
+                                                    model_options=model_options, seed=seed)
+        # Mixed scales: one batched forward pass with both branches; rows at scale 1 keep the exact
+        # conditional prediction (so they match an unbatched, cond-only call).
+        cond, uncond = comfy.samplers.calc_cond_batch(self.inner_model, [positive, negative], x, timestep,
+                                                      model_options)
+        s = scale.to(cond).view((-1,) + (1,) * (x.ndim - 1))
+        guided = comfy.samplers.cfg_function(self.inner_model, cond, uncond, s, x, timestep,
+                                             model_options=model_options, cond=positive, uncond=negative)
+        return torch.where(s == 1, cond, guided)
+
+
+class _LoopSampler(comfy.samplers.Sampler):
+    """A `Sampler` whose body is our own loop: ComfyUI loads the model and prepares conds around it."""
+
+    def __init__(self, body: Callable[[Denoiser], torch.Tensor]):
+        self.body = body
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        base_options = extra_args.get("model_options", {})
+        seed = extra_args.get("seed")
+        device = noise.device
+
+        def denoise(x: torch.Tensor, sigma: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            options = dict(base_options)
+            options[SCALE_KEY] = scale.to(device, torch.float32)
+            x0 = model_wrap(x.to(device, torch.float32), sigma.to(device, torch.float32), model_options=options,
+                            seed=seed)
+            return x0.to(x.device, x.dtype)
+
+        return self.body(denoise).to(device)
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """What the model is asked: conditioning and the CFG scale the guider starts from."""
+
+    positive: Any
+    negative: Any
+    cfg: float = 1.0
+
+
+def run_with_model(model, guidance: Guidance, samples: torch.Tensor, sigmas: torch.Tensor, seed: int,
+                   body: Callable[[Denoiser], torch.Tensor]) -> torch.Tensor:
+    """Run `body(denoise) -> x (model space)` inside ComfyUI's guider; return x in LATENT space.
+
+    The guider loads the model and prepares the conditioning for a batch shaped like `samples`;
+    the body's result goes back through `process_latent_out`. The body takes its inputs in model
+    space from `to_model_space` itself, so stage 1 and stage 2 see one conversion.
+    """
+    guider = _ScheduledCFGGuider(model)
+    guider.set_conds(guidance.positive, guidance.negative if guidance.negative is not None else guidance.positive)
+    guider.set_cfg(guidance.cfg)
+    latent = samples.to(torch.float32)
+    # The level grid reaches ComfyUI's hooks (transformer_options["sample_sigmas"]); our loop reads its own.
+    out = guider.sample(torch.zeros_like(latent), latent, _LoopSampler(body), sigmas.to(torch.float32), seed=seed,
+                        disable_pbar=True)
+    return out.to(comfy.model_management.intermediate_device())
+
+
+def progress(model, total: int, preview: bool = True) -> Callable[[int, torch.Tensor, torch.Tensor], None]:
+    """A callback(i, x, x0_hat) that moves the node's progress bar (with a live preview) and honours Cancel."""
+    if preview:
+        cb = latent_preview.prepare_callback(model, total)
+
+        def update(i: int, x: torch.Tensor, x0_hat: torch.Tensor) -> None:
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            cb(i, x0_hat.to(torch.float32), x.to(torch.float32), total)
+    else:
+        bar = comfy.utils.ProgressBar(total)
+
+        def update(i: int, x: torch.Tensor, x0_hat: torch.Tensor) -> None:
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            bar.update_absolute(i + 1, total)
+
+    return update
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """ComfyUI-style seeded noise lives on the CPU: the same seed gives the same image on any device."""
+    return torch.Generator(device="cpu").manual_seed(int(seed))

@@ -1,0 +1,100 @@
+"""What the stage nodes share: the trajectory socket type, input widgets, and the checks users meet."""
+
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io
+
+from ..sampling import Trajectory
+from ..sampling.guidance import SCHEDULES
+from . import comfy_adapter as adapter
+
+CATEGORY = "sde_edit"
+Trajectory_ = io.Custom("SDE_TRAJECTORY")
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+
+
+def t0_input() -> io.Float.Input:
+    return io.Float.Input(
+        "t0", default=0.6, min=0.01, max=1.0, step=0.01,
+        tooltip="How far up the noise range stage 1 goes: a fraction of the model's time range (1 = pure noise). "
+                "Higher edits more and keeps less. Means the same on SD1.5, SDXL, SD3 and Flux.")
+
+
+def steps_input(default: int = 20) -> io.Int.Input:
+    return io.Int.Input(
+        "steps", default=default, min=1, max=1000,
+        tooltip="Steps actually run between t0 and the clean end (the paper's n). The grid is the tail of a full "
+                "schedule of round(steps / t0) steps, as KSampler does with denoise = t0.")
+
+
+def scheduler_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "scheduler", options=list(adapter.SCHEDULERS), default="simple",
+        tooltip="ComfyUI's scheduler that places the noise levels ('simple' and 'normal' are uniform in the "
+                "model's timestep, as in the paper).")
+
+
+def seed_input(what: str) -> io.Int.Input:
+    return io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                        tooltip=f"Seed of {what}. The same seed gives the same result on any device.")
+
+
+def cfg_inputs(default: float = 1.0) -> list[io.Input]:
+    return [
+        io.Float.Input("cfg", default=default, min=0.0, max=100.0, step=0.1, round=0.01,
+                       tooltip="Classifier-free guidance scale (the maximum, with the linear schedule). At 1 the "
+                               "negative prompt is not evaluated at all."),
+        io.Combo.Input("cfg_schedule", options=list(SCHEDULES), default="constant",
+                       tooltip="constant: cfg at every step. linear: from cfg at t0 down to 1 at the last step "
+                               "(SDE-Drag's schedule). Record and replay must use the same one for an exact "
+                               "reconstruction."),
+    ]
+
+
+def precision_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "precision", options=list(PRECISIONS), default="float32",
+        tooltip="dtype of the solver state and of the recorded trajectory. float64 keeps Cycle-SDE's "
+                "reconstruction exact under strong guidance (the paper's Table 3); the model still runs in "
+                "its own dtype.")
+
+
+def conditioning_inputs() -> list[io.Input]:
+    return [
+        io.Conditioning.Input("positive", tooltip="The prompt the model follows in this stage."),
+        io.Conditioning.Input("negative", tooltip="The negative prompt (only evaluated where the scale is not 1)."),
+    ]
+
+
+def check_trajectory(model, trajectory: Trajectory, samples: torch.Tensor, method: str) -> Trajectory:
+    """Stage 2's checks, each a ValueError that says what to change."""
+    if not isinstance(trajectory, Trajectory):
+        raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+    recorded = trajectory.meta.get("model")
+    here = adapter.model_identity(model)
+    if recorded is not None and recorded != here:
+        raise ValueError(f"trajectory was recorded with another model ({recorded['model']}, "
+                         f"{recorded['model_sampling']}) than this one ({here['model']}, {here['model_sampling']}): "
+                         "record it again with this model")
+    return trajectory.check(like=samples, path=adapter.model_path(model), method=method)
+
+
+def output_latent(latent: dict, samples: torch.Tensor) -> dict:
+    """A new LATENT dict with `samples` (inputs are cached and shared: never modified)."""
+    out = dict(latent)
+    out["samples"] = samples
+    return out
+
+
+def start_state(model, samples: torch.Tensor, trajectory: Trajectory) -> torch.Tensor:
+    """x̃_t0 in model space, in the trajectory's dtype: its x_t0 plus the edit made in LATENT space.
+
+    The edit is taken as the difference between the incoming latent and the x_t0 stage 1 output
+    (both converted alike), so an unedited latent starts stage 2 exactly at the recorded x_t0,
+    float64 included, and not at a float32 round trip of it.
+    """
+    x_t0 = trajectory.latents[0]
+    emitted = adapter.to_latent_space(model, x_t0).to(samples.device)
+    delta = adapter.to_model_space(model, samples) - adapter.to_model_space(model, emitted)
+    return x_t0 + delta.to(x_t0.device, x_t0.dtype)
