@@ -23,6 +23,7 @@ async function main() {
       const types = window.LiteGraph.registered_node_types;
       return Object.fromEntries(ids.map((id) => [id, id in types ? (types[id].category || types[id].prototype?.category || "") : null]));
     }, nodeIds);
+    result.extension = await page.evaluate(() => window.SDE_EDIT || null);
     result.added = await page.evaluate((id) => {
       window.app.graph.clear();
       const node = window.LiteGraph.createNode(id);

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import tomllib
 
 import pytest
 from hostlib import HOST, ROOT
@@ -31,6 +32,8 @@ def test_frontend_registers_the_pack_nodes(comfy_server, tmp_path):
     missing = [nid for nid, cat in result["registered"].items() if cat is None]
     assert not missing, f"frontend lacks {missing}; page errors: {result['errors']}"
     assert all(cat.startswith("sde_edit") for cat in result["registered"].values()), result["registered"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert result["extension"] == {"version": version, "trajectoryType": "SDE_TRAJECTORY"}, result  # web/ loaded
     added = result["added"]
     assert added is not None and "trajectory" in added["inputs"], added
     assert shot.stat().st_size > 10_000  # a real rendered page, not a blank
