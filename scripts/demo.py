@@ -50,7 +50,7 @@ def edit_graph(image: str, ckpt: str, steps: int, t0: float, cfg: float, seed: i
         "7": {"class_type": "SDEEditCycleSDERecord", "inputs": {
             "model": ["1", 0], "positive": ["4", 0], "negative": ["6", 0], "latent": ["3", 0],
             "cfg": cfg, "cfg_schedule": "constant", "t0": t0, "steps": steps, "seed": seed,
-            "scheduler": "normal", "batch_size": 0, "precision": "float32"}},
+            "scheduler": "simple", "batch_size": 0, "independent_noise": False, "precision": "float32"}},
         "8": {"class_type": "SDEEditResample", "inputs": {
             "model": ["1", 0], "positive": ["5", 0], "negative": ["6", 0], "latent": ["7", 0],
             "trajectory": ["7", 1], "method": "cycle_sde", "cfg": cfg, "cfg_schedule": "constant",
@@ -94,7 +94,7 @@ def main() -> int:
     side.save(args.out)
     print(f"wrote {args.out.resolve()} (input | Cycle-SDE edit 'a red disc' -> 'a blue disc')")
     if tiny:
-        print("note: the tiny test checkpoint has random weights, so the edited half is noise; it shows the "
+        print("note: the tiny test checkpoint has random weights, so the edited half is meaningless (noise or flat); it shows the "
               "plumbing only. Name a real checkpoint with --checkpoint for a real edit.")
     return 0
 

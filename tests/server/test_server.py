@@ -79,3 +79,13 @@ def test_a_trajectory_from_another_model_fails_the_prompt_with_the_fix(comfy_ser
     assert "SDEEditResample" in text and "record it again with this model" in text
     # The server is unharmed: the next good prompt runs.
     comfy_server.run(reconstruction_graph(CHECKPOINTS["sd15"], "server_in.png", steps=2))
+
+
+def test_the_main_job_graph_runs(comfy_server):
+    """`make demo` queues this graph on its own server; here it runs on the shared one, at 64 px."""
+    from demo import draw_input, edit_graph
+
+    draw_input(comfy_server.dirs["input"] / "demo_input.png", 64)
+    entry = comfy_server.run(edit_graph("demo_input.png", CHECKPOINTS["sd15"], steps=3, t0=0.6, cfg=2.0, seed=1))
+    (meta, png), = comfy_server.images(entry)
+    assert Image.open(io.BytesIO(png)).size == (64, 64)
