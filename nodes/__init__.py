@@ -3,10 +3,14 @@ internals in comfy_adapter.py."""
 
 from comfy_api.latest import ComfyExtension, io
 
+from .files import LoadTrajectory, SaveTrajectory
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
-from .stage2 import Resample
+from .stage2 import Resample, Sampler, TrajectorySigmas
 
-NODES: list[type[io.ComfyNode]] = [NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample]
+NODES: list[type[io.ComfyNode]] = [
+    NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample, Sampler, TrajectorySigmas, SaveTrajectory,
+    LoadTrajectory,
+]
 
 
 class SDEEditExtension(ComfyExtension):

@@ -29,7 +29,6 @@ import torch
 
 SCALE_KEY = "sde_edit_cfg_scale"
 SCHEDULERS = tuple(comfy.samplers.SCHEDULER_NAMES)
-Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def model_sampling(model):
@@ -123,27 +122,63 @@ class _ScheduledCFGGuider(comfy.samplers.CFGGuider):
         return torch.where(s == 1, cond, guided)
 
 
+class GuidedDenoiser:
+    """`denoise(x, sigma, scale) -> x̂0` over a guider inside ComfyUI's sampling (the math's contract).
+
+    Per-sample scales reach `_ScheduledCFGGuider` through model_options; a plain CFGGuider (in
+    SamplerCustomAdvanced) applies its own cfg instead. x moves to the model's device and back.
+    """
+
+    def __init__(self, model_wrap, extra_args: dict, device: torch.device):
+        self.model_wrap = model_wrap
+        self.options = extra_args.get("model_options", {})
+        self.seed = extra_args.get("seed")
+        self.device = device
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        options = dict(self.options)
+        options[SCALE_KEY] = scale.to(self.device, torch.float32)
+        x0 = self.model_wrap(x.to(self.device, torch.float32), sigma.to(self.device, torch.float32),
+                             model_options=options, seed=self.seed)
+        return x0.to(x.device, x.dtype)
+
+    @property
+    def model_patcher(self):
+        return self.model_wrap.model_patcher
+
+
 class _LoopSampler(comfy.samplers.Sampler):
     """A `Sampler` whose body is our own loop: ComfyUI loads the model and prepares conds around it."""
 
-    def __init__(self, body: Callable[[Denoiser], torch.Tensor]):
+    def __init__(self, body: Callable[[GuidedDenoiser], torch.Tensor]):
         self.body = body
 
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
                disable_pbar=False):
-        base_options = extra_args.get("model_options", {})
-        seed = extra_args.get("seed")
-        device = noise.device
+        return self.body(GuidedDenoiser(model_wrap, extra_args, noise.device)).to(noise.device)
 
-        def denoise(x: torch.Tensor, sigma: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-            comfy.model_management.throw_exception_if_processing_interrupted()
-            options = dict(base_options)
-            options[SCALE_KEY] = scale.to(device, torch.float32)
-            x0 = model_wrap(x.to(device, torch.float32), sigma.to(device, torch.float32), model_options=options,
-                            seed=seed)
-            return x0.to(x.device, x.dtype)
 
-        return self.body(denoise).to(device)
+def kdiffusion_sample(name: str, denoise: GuidedDenoiser, x: torch.Tensor, sigmas: torch.Tensor,
+                      scales: torch.Tensor, callback=None) -> torch.Tensor:
+    """Run one of ComfyUI's own k-diffusion samplers (e.g. `dpmpp_2m`) with our denoiser and scales.
+
+    Step i's scale is looked up by its level (these multistep solvers evaluate on the grid only).
+    """
+    import comfy.k_diffusion.sampling as kds
+
+    grid = sigmas.to(torch.float64).cpu()
+
+    class _Model:
+        inner_model = denoise.model_wrap  # k-diffusion reads inner_model.model_patcher (flow handling)
+
+        def __call__(self, x, sigma, **kwargs):
+            i = int((grid - float(sigma.reshape(-1)[0])).abs().argmin())
+            return denoise(x, sigma, scales[min(i, len(scales) - 1)].reshape(1).expand(x.shape[0]))
+
+    k_callback = None if callback is None else (lambda d: callback(d["i"], d["x"], d["denoised"]))
+    fn = getattr(kds, f"sample_{name}")
+    return fn(_Model(), x, sigmas.to(x), extra_args={"seed": denoise.seed}, callback=k_callback, disable=True)
 
 
 @dataclass(frozen=True)
@@ -156,7 +191,7 @@ class Guidance:
 
 
 def run_with_model(model, guidance: Guidance, samples: torch.Tensor, sigmas: torch.Tensor, seed: int,
-                   body: Callable[[Denoiser], torch.Tensor]) -> torch.Tensor:
+                   body: Callable[[GuidedDenoiser], torch.Tensor]) -> torch.Tensor:
     """Run `body(denoise) -> x (model space)` inside ComfyUI's guider; return x in LATENT space.
 
     The guider loads the model and prepares the conditioning for a batch shaped like `samples`;

@@ -87,14 +87,14 @@ def output_latent(latent: dict, samples: torch.Tensor) -> dict:
     return out
 
 
-def start_state(model, samples: torch.Tensor, trajectory: Trajectory) -> torch.Tensor:
-    """x̃_t0 in model space, in the trajectory's dtype: its x_t0 plus the edit made in LATENT space.
+def start_state(model, x: torch.Tensor, trajectory: Trajectory) -> torch.Tensor:
+    """x̃_t0 (given in model space) in the trajectory's dtype: its x_t0 plus the edit made to it.
 
-    The edit is taken as the difference between the incoming latent and the x_t0 stage 1 output
-    (both converted alike), so an unedited latent starts stage 2 exactly at the recorded x_t0,
-    float64 included, and not at a float32 round trip of it.
+    The edit is taken as the difference between the incoming latent and the x_t0 that stage 1
+    output (both through the same LATENT round trip), so an unedited latent starts stage 2
+    exactly at the recorded x_t0, float64 included, and not at a float32 round trip of it.
     """
     x_t0 = trajectory.latents[0]
-    emitted = adapter.to_latent_space(model, x_t0).to(samples.device)
-    delta = adapter.to_model_space(model, samples) - adapter.to_model_space(model, emitted)
+    emitted = adapter.to_model_space(model, adapter.to_latent_space(model, x_t0))
+    delta = x.to(torch.float32) - emitted.to(x.device)
     return x_t0 + delta.to(x_t0.device, x_t0.dtype)

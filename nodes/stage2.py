@@ -1,16 +1,22 @@
 """Stage 2 of the two-stage formulation: from the (edited) x̃_t0 back down to a clean latent.
 
-One node, three samplers (ALGORITHMS.md §3): DDIM (the ODE), DDPM (the SDE, fresh noise) and
-Cycle-SDE (DDPM replaying the recorded noise). The levels come from the trajectory, so stage 2
-always runs exactly the grid stage 1 went up. An optional mask keeps the non-editable area on
+Three samplers of the paper (ALGORITHMS.md §3): DDIM (the ODE), DDPM (the SDE, fresh noise) and
+Cycle-SDE (DDPM replaying the recorded noise); and the paper's second-order pair (its Table 5),
+ComfyUI's own DPM-Solver++(2M) and SDE-DPM-Solver++(2M). The levels come from the trajectory, so
+stage 2 runs exactly the grid stage 1 went up. An optional mask keeps the non-editable area on
 the trajectory at every step's output level.
+
+Two forms, one body (`run_stage2`): the Resample node, and a SAMPLER for ComfyUI's
+SamplerCustomAdvanced (with Disable Noise and the trajectory's sigmas).
 """
 
 from __future__ import annotations
 
+import comfy.samplers
+import torch
 from comfy_api.latest import io
 
-from ..sampling import METHODS, gaussian_noise, guidance_scales, sample
+from ..sampling import METHODS, Trajectory, gaussian_noise, guidance_scales, sample
 from . import comfy_adapter as adapter
 from .common import (
     CATEGORY,
@@ -22,6 +28,32 @@ from .common import (
     seed_input,
     start_state,
 )
+
+SECOND_ORDER = {"dpmpp_2m": "ODE (DPM-Solver++(2M))", "dpmpp_2m_sde": "SDE (SDE-DPM-Solver++(2M))"}
+ALL_METHODS = (*METHODS, *SECOND_ORDER)
+
+
+def run_stage2(denoise: adapter.GuidedDenoiser, model, x: torch.Tensor, traj: Trajectory, method: str,
+               scales: torch.Tensor, seed: int, mask: torch.Tensor | None, callback) -> torch.Tensor:
+    """x̃_t0 (model space) → clean latent (model space), by `method`; the shared body of both forms."""
+    x = start_state(model, x, traj)
+    if method in SECOND_ORDER:
+        if mask is not None:
+            raise ValueError(f"mask: {method} runs ComfyUI's own solver, which cannot follow a trajectory step by "
+                             "step; use ddim (ODE) or ddpm / cycle_sde (SDE) with a mask")
+        out = adapter.kdiffusion_sample(method, denoise, x, traj.sigmas, scales, callback)
+        return out.to(torch.float32)
+    noise = gaussian_noise(x, adapter.seeded_generator(seed)) if method == "ddpm" else None
+    return sample(denoise, x, traj, method, scales, noise_sampler=noise, mask=mask, callback=callback,
+                  dtype=traj.x0.dtype).to(torch.float32)
+
+
+def method_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "method", options=list(ALL_METHODS), default="cycle_sde",
+        tooltip="ddim: the deterministic ODE. ddpm: the SDE with fresh seeded noise. cycle_sde: DDPM with the noise "
+                "recorded by Cycle-SDE Record (exact reconstruction when nothing was edited). dpmpp_2m / "
+                "dpmpp_2m_sde: ComfyUI's second-order ODE / SDE solvers (the paper's Table 5; no mask).")
 
 
 class Resample(io.ComfyNode):
@@ -41,10 +73,7 @@ class Resample(io.ComfyNode):
                 io.Latent.Input("latent", tooltip="x̃_t0: stage 1's x_t0 output, edited or not."),
                 Trajectory_.Input("trajectory", tooltip="Stage 1's trajectory: the levels to run, the latents a "
                                                         "mask keeps, and (Cycle-SDE) the recorded noise."),
-                io.Combo.Input("method", options=list(METHODS), default="cycle_sde",
-                               tooltip="ddim: the deterministic ODE. ddpm: the SDE with fresh seeded noise. "
-                                       "cycle_sde: DDPM with the noise recorded by Cycle-SDE Record (exact "
-                                       "reconstruction when nothing was edited)."),
+                method_input(),
                 seed_input("the ddpm sampler's noise"),
                 io.Mask.Input("mask", optional=True,
                               tooltip="Optional. White = editable; elsewhere every step is replaced by the "
@@ -58,15 +87,81 @@ class Resample(io.ComfyNode):
                 mask=None) -> io.NodeOutput:
         samples = latent["samples"]
         adapter.check_latent(model, samples)
-        traj = check_trajectory(model, trajectory, samples, method)
+        traj = check_trajectory(model, trajectory, samples, method if method in METHODS else None)
         m = adapter.mask_to_latent(mask, samples)
         scales = guidance_scales(traj.steps, cfg, cfg_schedule)
-        x = start_state(model, samples, traj)
-        noise = gaussian_noise(x, adapter.seeded_generator(seed)) if method == "ddpm" else None
+        x = adapter.to_model_space(model, samples)
+        progress = adapter.progress(model, traj.steps)
 
         def body(denoise):
-            return sample(denoise, x, traj, method, scales, noise_sampler=noise, mask=m,
-                          callback=adapter.progress(model, traj.steps))
+            return run_stage2(denoise, model, x, traj, method, scales, seed, m, progress)
 
         out = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, traj.sigmas, seed, body)
         return io.NodeOutput(output_latent(latent, out))
+
+
+class _TrajectorySampler(comfy.samplers.Sampler):
+    """The stage-2 body as a ComfyUI SAMPLER: the guider's model and cfg, the trajectory's levels."""
+
+    def __init__(self, trajectory: Trajectory, method: str, seed: int):
+        self.trajectory, self.method, self.seed = trajectory, method, seed
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        if torch.count_nonzero(noise) > 0:
+            raise ValueError("noise: the SDE Edit sampler starts from the given x_t0; connect a Disable Noise node")
+        model = model_wrap.model_patcher
+        traj = check_trajectory(model, self.trajectory, latent_image,
+                                self.method if self.method in METHODS else None)
+        traj.check(sigmas=sigmas)
+        denoise = adapter.GuidedDenoiser(model_wrap, extra_args, noise.device)
+        n = traj.steps
+        step = None if callback is None else (lambda i, x, x0: callback(i, x0.to(torch.float32), x, n))
+        scales = torch.ones(n, dtype=torch.float64)  # the guider applies its own cfg
+        out = run_stage2(denoise, model, latent_image, traj, self.method, scales, self.seed, None, step)
+        return out.to(noise.device)
+
+
+class Sampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditSampler",
+            display_name="SDE Edit: Sampler",
+            category=f"{CATEGORY}/stage 2",
+            description="Stage 2 as a SAMPLER for SamplerCustomAdvanced: connect Disable Noise, any guider (its cfg "
+                        "applies), SDE Edit Trajectory Sigmas, and stage 1's x_t0 as the latent.",
+            inputs=[
+                Trajectory_.Input("trajectory", tooltip="Stage 1's trajectory."),
+                method_input(),
+                seed_input("the ddpm sampler's noise"),
+            ],
+            outputs=[io.Sampler.Output()],
+        )
+
+    @classmethod
+    def execute(cls, trajectory, method, seed) -> io.NodeOutput:
+        if not isinstance(trajectory, Trajectory):
+            raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        if method not in METHODS:
+            trajectory.check(method=None)
+        return io.NodeOutput(_TrajectorySampler(trajectory, method, seed))
+
+
+class TrajectorySigmas(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditTrajectorySigmas",
+            display_name="SDE Edit: Trajectory Sigmas",
+            category=f"{CATEGORY}/stage 2",
+            description="The noise levels of a trajectory (σ(t0) down to 0), as SIGMAS for ComfyUI's custom samplers.",
+            inputs=[Trajectory_.Input("trajectory", tooltip="Stage 1's trajectory.")],
+            outputs=[io.Sigmas.Output()],
+        )
+
+    @classmethod
+    def execute(cls, trajectory) -> io.NodeOutput:
+        if not isinstance(trajectory, Trajectory):
+            raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        return io.NodeOutput(trajectory.sigmas.to(torch.float32))

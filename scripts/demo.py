@@ -94,8 +94,8 @@ def main() -> int:
     side.save(args.out)
     print(f"wrote {args.out.resolve()} (input | Cycle-SDE edit 'a red disc' -> 'a blue disc')")
     if tiny:
-        print("note: the tiny test checkpoint has random weights, so the edited half is meaningless (noise or flat); it shows the "
-              "plumbing only. Name a real checkpoint with --checkpoint for a real edit.")
+        print("note: the tiny test checkpoint has random weights, so the edited half is meaningless (noise or "
+              "flat); it shows the plumbing only. Name a real checkpoint with --checkpoint for a real edit.")
     return 0
 
 

@@ -8,4 +8,8 @@ PACK_NODE_IDS = (
     "SDEEditDDIMInversion",
     "SDEEditCycleSDERecord",
     "SDEEditResample",
+    "SDEEditSampler",
+    "SDEEditTrajectorySigmas",
+    "SDEEditSaveTrajectory",
+    "SDEEditLoadTrajectory",
 )

@@ -1,10 +1,10 @@
 // Opens ComfyUI's frontend in headless Chromium (Debian's, driven by playwright-core) and reports,
 // as one JSON line, which of the given node ids the frontend registered; adds one of them to the
-// canvas and writes a screenshot.  Usage: node check_ui.cjs URL SCREENSHOT NODE_ID...
+// canvas and writes a screenshot.  Usage: node check_ui.cjs URL SCREENSHOT ADD_NODE_ID NODE_ID...
 const { chromium } = require("playwright-core");
 
 async function main() {
-  const [url, screenshot, ...nodeIds] = process.argv.slice(2);
+  const [url, screenshot, addId, ...nodeIds] = process.argv.slice(2);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,7 +32,7 @@ async function main() {
       window.app.graph.add(node);
       window.app.canvas.setDirty(true, true);
       return { title: node.title, inputs: (node.inputs || []).map((i) => i.name), widgets: (node.widgets || []).map((w) => w.name) };
-    }, nodeIds[nodeIds.length - 1]);
+    }, addId);
     await page.waitForTimeout(500);
     await page.screenshot({ path: screenshot });
   } finally {

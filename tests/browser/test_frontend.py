@@ -4,9 +4,9 @@ import json
 import os
 import shutil
 import subprocess
-import tomllib
 
 import pytest
+import tomllib
 from hostlib import HOST, ROOT
 from pack_nodes import PACK_NODE_IDS
 
@@ -14,11 +14,11 @@ SCRIPT = ROOT / "tests" / "browser" / "check_ui.cjs"
 NODE_MODULES = HOST / "node" / "node_modules"
 
 
-def run_check(url: str, screenshot, node_ids) -> dict:
+def run_check(url: str, screenshot, add_id: str, node_ids) -> dict:
     if shutil.which("node") is None or not (NODE_MODULES / "playwright-core").exists():
         pytest.fail("node and playwright-core are needed for the browser tier: run `make setup`")
     env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
-    proc = subprocess.run(["node", str(SCRIPT), url, str(screenshot), *node_ids], env=env,
+    proc = subprocess.run(["node", str(SCRIPT), url, str(screenshot), add_id, *node_ids], env=env,
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, f"browser check failed:\n{proc.stdout}\n{proc.stderr}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -28,7 +28,7 @@ def test_frontend_registers_the_pack_nodes(comfy_server, tmp_path):
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shot = artifacts / "browser_nodes.png"
-    result = run_check(comfy_server.url, shot, PACK_NODE_IDS)
+    result = run_check(comfy_server.url, shot, "SDEEditResample", PACK_NODE_IDS)
     missing = [nid for nid, cat in result["registered"].items() if cat is None]
     assert not missing, f"frontend lacks {missing}; page errors: {result['errors']}"
     assert all(cat.startswith("sde_edit") for cat in result["registered"].values()), result["registered"]

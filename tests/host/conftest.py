@@ -115,3 +115,11 @@ def host(tmp_path_factory) -> Host:
     if missing:
         raise RuntimeError(f"the pack loaded but these nodes are missing: {missing}")
     return Host(nodes, execution)
+
+
+@pytest.fixture(scope="session")
+def family_models(host):
+    """{family: (model, positive, negative, latent)} for eps, v, flow16 and flow4, built with core nodes."""
+    from stage_helpers import build_family_models
+
+    return build_family_models(host)

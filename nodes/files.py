@@ -1,0 +1,152 @@
+"""Save and load trajectories: safetensors files in ComfyUI's output / input folders (no pickle).
+
+An expensive recording (hundreds of steps at high resolution) can be reused across sessions.
+A file holds the trajectory's stacked tensors and, in the safetensors metadata, its JSON header
+(format, version, path, kind, the model identity…). Saving writes a temporary file and renames
+it, so a half-written file is never picked up. Loading checks the file's format and that it was
+recorded with the connected model, and gives back the recorded x_t0 as a LATENT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import folder_paths
+import safetensors
+import safetensors.torch
+from comfy_api.latest import io
+
+from ..sampling import Trajectory
+from . import comfy_adapter as adapter
+from .common import CATEGORY, Trajectory_, check_trajectory
+
+SUFFIX = ".trajectory.safetensors"
+META_KEY = "sde_edit_trajectory"
+
+
+def trajectory_files() -> list[str]:
+    """Trajectory files of the input folder, then those of the output folder (annotated `[output]`)."""
+    found = []
+    for base, note in ((folder_paths.get_input_directory(), ""), (folder_paths.get_output_directory(), " [output]")):
+        for root, _, files in os.walk(base):
+            for f in files:
+                if f.endswith(SUFFIX):
+                    found.append(os.path.relpath(os.path.join(root, f), base).replace(os.sep, "/") + note)
+    return sorted(found)
+
+
+def resolve(name: str) -> str:
+    """The file behind a combo value, which must lie inside ComfyUI's input or output folder."""
+    path = os.path.realpath(folder_paths.get_annotated_filepath(name))
+    roots = [os.path.realpath(d) for d in (folder_paths.get_input_directory(), folder_paths.get_output_directory())]
+    if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or \
+            not any(os.path.commonpath([path, r]) == r for r in roots):
+        raise ValueError(f"trajectory file {name!r} is outside ComfyUI's input and output folders: pick a file "
+                         "from the list")
+    if not path.endswith(SUFFIX) or not os.path.isfile(path):
+        raise ValueError(f"trajectory file {name!r} does not exist: save one with SDE Edit Save Trajectory")
+    return path
+
+
+def save(trajectory: Trajectory, path: str) -> None:
+    tensors, header = trajectory.to_tensors()
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        safetensors.torch.save_file(tensors, tmp, metadata={META_KEY: json.dumps(header)})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(path: str) -> Trajectory:
+    name = os.path.basename(path)
+    try:
+        with safetensors.safe_open(path, framework="pt") as f:
+            header = json.loads((f.metadata() or {})[META_KEY])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return Trajectory.from_tensors(tensors, header)
+    except (KeyError, json.JSONDecodeError, safetensors.SafetensorError, OSError, RuntimeError) as e:
+        raise ValueError(f"trajectory file {name!r} is damaged or not an SDE Edit trajectory ({e}): record and save "
+                         "it again") from None
+    except ValueError as e:
+        raise ValueError(f"trajectory file {name!r}: {e}") from None
+
+
+class SaveTrajectory(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditSaveTrajectory",
+            display_name="SDE Edit: Save Trajectory",
+            category=f"{CATEGORY}/files",
+            description="Save a stage-1 trajectory (with Cycle-SDE's recorded noise) as a safetensors file in "
+                        "ComfyUI's output folder, to replay it later without recording again.",
+            inputs=[
+                Trajectory_.Input("trajectory", tooltip="The trajectory to save."),
+                io.String.Input("filename_prefix", default="sde_edit/trajectory",
+                                tooltip="File name prefix, inside the output folder (subfolders allowed)."),
+            ],
+            outputs=[io.String.Output(display_name="filename", tooltip="The saved file, as Load Trajectory lists it.")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, trajectory, filename_prefix) -> io.NodeOutput:
+        if not isinstance(trajectory, Trajectory):
+            raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        out_dir = folder_paths.get_output_directory()
+        try:
+            folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)
+        except Exception as e:  # ComfyUI raises a bare Exception for a prefix that leaves the output folder
+            raise ValueError(f"filename_prefix {filename_prefix!r} is not a path inside the output folder: "
+                             f"{e}") from None
+        os.makedirs(folder, exist_ok=True)
+        name = f"{filename}_{counter:05}_{SUFFIX}"
+        save(trajectory, os.path.join(folder, name))
+        listed = "/".join(p for p in (subfolder, name) if p) + " [output]"
+        return io.NodeOutput(listed)
+
+
+class LoadTrajectory(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditLoadTrajectory",
+            display_name="SDE Edit: Load Trajectory",
+            category=f"{CATEGORY}/files",
+            description="Load a saved trajectory from ComfyUI's input or output folder and check it was recorded "
+                        "with this model. Gives the recorded x_t0 (edit it, then Resample) and the trajectory.",
+            inputs=[
+                io.Model.Input("model", tooltip="The model the trajectory was recorded with."),
+                io.Combo.Input("trajectory_file", options=trajectory_files(),
+                               tooltip="A *.trajectory.safetensors file from the input folder, or from the output "
+                                       "folder (marked [output])."),
+            ],
+            outputs=[
+                io.Latent.Output(display_name="x_t0", tooltip="The recorded noisy latent at t0."),
+                Trajectory_.Output(display_name="trajectory", tooltip="The loaded trajectory."),
+            ],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, model, trajectory_file):
+        with open(resolve(trajectory_file), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    @classmethod
+    def validate_inputs(cls, trajectory_file, **kwargs):
+        try:
+            resolve(trajectory_file)
+        except ValueError as e:
+            return str(e)
+        return True
+
+    @classmethod
+    def execute(cls, model, trajectory_file) -> io.NodeOutput:
+        traj = load(resolve(trajectory_file))
+        check_trajectory(model, traj, traj.latents[0], method=None)
+        return io.NodeOutput({"samples": adapter.to_latent_space(model, traj.latents[0])}, traj)
