@@ -2,7 +2,7 @@
 # Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
 PY := .host/venv/bin/python
 
-.PHONY: setup test test-unit test-host test-server test-browser demo lint
+.PHONY: setup test test-unit test-host test-server test-browser demo lint workflows
 
 setup:
 	bash scripts/setup_host.sh
@@ -27,3 +27,6 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check .
+
+workflows: setup
+	$(PY) scripts/workflows.py

@@ -37,3 +37,21 @@ def test_frontend_registers_the_pack_nodes(comfy_server, tmp_path):
     added = result["added"]
     assert added is not None and "trajectory" in added["inputs"], added
     assert shot.stat().st_size > 10_000  # a real rendered page, not a blank
+
+
+def test_example_workflows_load_in_the_frontend_as_the_graphs_the_server_tier_runs(comfy_server):
+    from workflows import OUT_DIR, WORKFLOWS, Settings
+
+    files = sorted(OUT_DIR.glob("*.json"))
+    assert {f.stem for f in files} == set(WORKFLOWS)
+    shot = ROOT / "test-artifacts" / "browser_workflow.png"
+    shot.parent.mkdir(exist_ok=True)
+    env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
+    proc = subprocess.run(["node", str(ROOT / "tests" / "browser" / "check_workflows.cjs"), comfy_server.url, str(shot),
+                           *map(str, files)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    prompts = json.loads(proc.stdout.strip().splitlines()[-1])["prompts"]
+    for f in files:
+        want = WORKFLOWS[f.stem](Settings())
+        got = {nid: {"class_type": n["class_type"], "inputs": n["inputs"]} for nid, n in prompts[f.name].items()}
+        assert got == want, f"{f.name}: the frontend makes another graph of it"

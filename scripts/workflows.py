@@ -1,0 +1,221 @@
+"""The example workflows: each defined once here as an API-format graph, written as UI workflows.
+
+`example_workflows/*.json` (what ComfyUI's template browser shows) are generated from these
+graphs and the server's /object_info, so the saved files and the graphs the tests run cannot
+drift apart: the server tier runs every graph (on the tiny checkpoints), the browser tier loads
+every file in the real frontend and checks it turns back into the same graph, and a test fails
+when a file is out of date. Regenerate with `make workflows`.
+
+Only core nodes and this pack's nodes appear in them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+from dataclasses import dataclass
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from hostlib import ROOT, ComfyServer  # noqa: E402
+
+OUT_DIR = ROOT / "example_workflows"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What differs between a user's run and the test tier's run of the same graph."""
+
+    ckpt: str = "v1-5-pruned-emaonly-fp16.safetensors"
+    image: str = "example.png"
+    steps: int = 50
+
+
+def _base(s: Settings, source: str, target: str | None = None, negative: str = "") -> dict:
+    g = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": s.ckpt}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": s.image}},
+        "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["2", 0], "vae": ["1", 2]}},
+        "4": {"class_type": "CLIPTextEncode", "inputs": {"text": source, "clip": ["1", 1]}},
+        "5": {"class_type": "CLIPTextEncode", "inputs": {"text": negative, "clip": ["1", 1]}},
+    }
+    if target is not None:
+        g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": target, "clip": ["1", 1]}}
+    return g
+
+
+def _finish(g: dict, latent_from: str, prefix: str) -> dict:
+    g["20"] = {"class_type": "VAEDecode", "inputs": {"samples": [latent_from, 0], "vae": ["1", 2]}}
+    g["21"] = {"class_type": "SaveImage", "inputs": {"images": ["20", 0], "filename_prefix": prefix}}
+    return g
+
+
+def _record(s: Settings, prompt: str, cfg: float, t0: float, precision: str) -> dict:
+    return {"class_type": "SDEEditCycleSDERecord", "inputs": {
+        "model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg, "cfg_schedule": "constant",
+        "latent": ["3", 0], "t0": t0, "steps": s.steps, "seed": 0, "scheduler": "simple", "batch_size": 0,
+        "independent_noise": False, "precision": precision}}
+
+
+def _ddim_inversion(s: Settings, prompt: str, cfg: float, t0: float) -> dict:
+    return {"class_type": "SDEEditDDIMInversion", "inputs": {
+        "model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg, "cfg_schedule": "constant",
+        "latent": ["3", 0], "t0": t0, "steps": s.steps, "scheduler": "simple", "precision": "float32"}}
+
+
+def _resample(prompt: str, stage1: str, method: str, cfg: float, mask: list | None = None) -> dict:
+    inputs = {"model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg,
+              "cfg_schedule": "constant", "latent": [stage1, 0], "trajectory": [stage1, 1], "method": method,
+              "seed": 0}
+    if mask is not None:
+        inputs["mask"] = mask
+    return {"class_type": "SDEEditResample", "inputs": inputs}
+
+
+def reconstruction(s: Settings) -> dict:
+    """Cycle-SDE with nothing edited: the output is the input (a check of model, settings and precision)."""
+    g = _base(s, "a photo")
+    g["10"] = _record(s, "4", 7.5, 0.8, "float64")
+    g["11"] = _resample("4", "10", "cycle_sde", 7.5)
+    return _finish(g, "11", "sde_edit/reconstruction")
+
+
+def prompt_change_cycle_sde(s: Settings) -> dict:
+    """CycleDiffusion-style editing: record with the source prompt, replay with the target (SDE)."""
+    g = _base(s, "a photo of a cat", "a photo of a dog")
+    g["10"] = _record(s, "4", 7.5, 0.7, "float64")
+    g["11"] = _resample("6", "10", "cycle_sde", 7.5)
+    return _finish(g, "11", "sde_edit/prompt_change_sde")
+
+
+def prompt_change_ddim(s: Settings) -> dict:
+    """The ODE baseline: DDIM-invert with the source prompt, DDIM-sample with the target."""
+    g = _base(s, "a photo of a cat", "a photo of a dog")
+    g["10"] = _ddim_inversion(s, "4", 1.0, 0.7)
+    g["11"] = _resample("6", "10", "ddim", 7.5)
+    return _finish(g, "11", "sde_edit/prompt_change_ode")
+
+
+def inpaint_sde(s: Settings) -> dict:
+    """Inpaint-SDE: noise the image up to t0, then DDPM back down; outside the mask the trajectory is kept."""
+    g = _base(s, "a photo", negative="blurry")
+    g["10"] = {"class_type": "SDEEditNoiseAddingInversion", "inputs": {
+        "model": ["1", 0], "latent": ["3", 0], "t0": 0.8, "steps": s.steps, "seed": 0, "scheduler": "simple",
+        "independent_noise": False, "precision": "float32"}}
+    g["11"] = _resample("4", "10", "ddpm", 5.0, mask=["2", 1])
+    return _finish(g, "11", "sde_edit/inpaint_sde")
+
+
+def inpaint_ode(s: Settings) -> dict:
+    """Inpaint-ODE, the baseline: DDIM inversion up, DDIM down; outside the mask the inversion is kept."""
+    g = _base(s, "a photo", negative="blurry")
+    g["10"] = _ddim_inversion(s, "4", 1.0, 0.8)
+    g["11"] = _resample("4", "10", "ddim", 5.0, mask=["2", 1])
+    return _finish(g, "11", "sde_edit/inpaint_ode")
+
+
+WORKFLOWS = {
+    "sde_edit_reconstruction": reconstruction,
+    "sde_edit_prompt_change_cycle_sde": prompt_change_cycle_sde,
+    "sde_edit_prompt_change_ddim": prompt_change_ddim,
+    "sde_edit_inpaint_sde": inpaint_sde,
+    "sde_edit_inpaint_ode": inpaint_ode,
+}
+
+# --- API graph -> UI workflow ------------------------------------------------------------------------------------------
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+def _is_widget(spec: list) -> bool:
+    kind, opts = spec[0], (spec[1] if len(spec) > 1 else {})
+    return (isinstance(kind, list) or kind in WIDGET_TYPES) and not opts.get("forceInput")
+
+
+def _ordered_inputs(info: dict) -> list[tuple[str, list]]:
+    order = info.get("input_order", {})
+    out = []
+    for section in ("required", "optional"):
+        specs = info["input"].get(section, {})
+        for name in order.get(section, list(specs)):
+            out.append((name, specs[name]))
+    return out
+
+
+def to_ui(graph: dict, object_info: dict) -> dict:
+    """The UI (litegraph) workflow of an API-format graph, laid out left to right by depth."""
+    ids = {nid: int(nid) for nid in graph}
+    depth: dict[str, int] = {}
+
+    def depth_of(nid: str) -> int:
+        if nid not in depth:
+            ups = [v[0] for v in graph[nid]["inputs"].values() if isinstance(v, list)]
+            depth[nid] = 1 + max((depth_of(u) for u in ups), default=-1)
+        return depth[nid]
+
+    links, nodes, rows = [], [], {}
+    out_links: dict[tuple[str, int], list[int]] = {}
+    for nid in sorted(graph, key=lambda n: (depth_of(n), ids[n])):
+        node, info = graph[nid], object_info[graph[nid]["class_type"]]
+        inputs, widgets = [], []
+        for name, spec in _ordered_inputs(info):
+            value = node["inputs"].get(name)
+            if _is_widget(spec):
+                widgets.append(value if value is not None else spec[1].get("default"))
+                if len(spec) > 1 and spec[1].get("control_after_generate"):
+                    widgets.append("fixed")
+                if len(spec) > 1 and spec[1].get("image_upload"):
+                    widgets.append("image")
+            else:
+                link = None
+                if isinstance(value, list):
+                    link = len(links) + 1
+                    src, slot = value
+                    links.append([link, ids[src], slot, ids[nid], len(inputs), spec[0]])
+                    out_links.setdefault((src, slot), []).append(link)
+                entry = {"name": name, "type": spec[0], "link": link}
+                if name in info["input"].get("optional", {}):
+                    entry["shape"] = 7  # the frontend's hollow dot for an optional socket
+                inputs.append(entry)
+        d = depth_of(nid)
+        row = rows.get(d, 0)
+        height = 60 + 26 * (len(inputs) + len(widgets))
+        rows[d] = row + height + 40
+        nodes.append({
+            "id": ids[nid], "type": node["class_type"], "pos": [40 + 380 * d, 40 + row], "size": [340, height],
+            "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": [],
+            "properties": {"Node name for S&R": node["class_type"]}, "widgets_values": widgets,
+        })
+    for order, n in enumerate(nodes):
+        info = object_info[n["type"]]
+        n["order"] = order
+        n["outputs"] = [{"name": name, "type": kind, "links": out_links.get((str(n["id"]), slot), []),
+                         "slot_index": slot}
+                        for slot, (name, kind) in enumerate(zip(info["output_name"], info["output"], strict=True))]
+    return {"last_node_id": max(ids.values()), "last_link_id": len(links), "nodes": nodes, "links": links,
+            "groups": [], "config": {}, "extra": {}, "version": 0.4}
+
+
+def render_all(object_info: dict, settings: Settings = Settings()) -> dict[str, str]:
+    """{file name: JSON text} of every example workflow."""
+    return {f"{name}.json": json.dumps(to_ui(fn(settings), object_info), indent=1) + "\n"
+            for name, fn in WORKFLOWS.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="Write example_workflows/*.json from the graphs in this file.")
+    ap.add_argument("--out", type=pathlib.Path, default=OUT_DIR)
+    args = ap.parse_args()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, ComfyServer(pathlib.Path(tmp)) as server:
+        files = render_all(server.object_info())
+    args.out.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (args.out / name).write_text(text)
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
