@@ -123,7 +123,7 @@ WORKFLOWS = {
     "sde_edit_inpaint_ode": inpaint_ode,
 }
 
-# --- API graph -> UI workflow ------------------------------------------------------------------------------------------
+# --- API graph -> UI workflow ---------------------------------------------------------------
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
