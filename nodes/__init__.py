@@ -3,6 +3,7 @@ internals in comfy_adapter.py."""
 
 from comfy_api.latest import ComfyExtension, io
 
+from .drag import DragCopyPaste, SDEDrag
 from .files import LoadTrajectory, SaveTrajectory
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
 from .stage2 import Resample, Sampler, TrajectorySigmas
@@ -10,6 +11,7 @@ from .stage2 import Resample, Sampler, TrajectorySigmas
 NODES: list[type[io.ComfyNode]] = [
     NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample, Sampler, TrajectorySigmas, SaveTrajectory,
     LoadTrajectory,
+    DragCopyPaste, SDEDrag,
 ]
 
 

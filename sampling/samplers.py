@@ -249,3 +249,53 @@ def sample(
         if callback is not None:
             callback(i, state, x0_hat)
     return state.to(x.dtype)
+
+
+def sample_coupled(
+    denoise: Denoiser,
+    y: Tensor,
+    forward: Trajectory,
+    scales: Tensor | float,
+    *,
+    source_scales: Tensor | float | None = None,
+    mask: Tensor | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Cycle-SDE with the recording fused into the sampling calls: one model call per step.
+
+    Step i evaluates the model once on the batch [x_i ; y_i] (source rows first, then the
+    edited rows; the caller's denoiser decides which conditioning each half gets), then
+
+        r_i     = x_{i+1} − μ(x_i, x̂0_src)        the residual of the forward path (Eq. 8 × τ)
+        y_{i+1} = μ(y_i, x̂0_tgt) + r_i            the coupled step (kernels.coupled_step)
+
+    which is `record_cycle_sde` followed by `sample(…, "cycle_sde")`, computed step by step as the
+    authors' current SDE-Drag code does, and the DDPM form of sync-SDE (ALGORITHMS.md §6) when the
+    two halves are conditioned differently. `forward` is a noise-adding trajectory; y starts at
+    σ_0 (its edited x_0). A mask blends at each output level, as in `sample`.
+    """
+    if forward.kind != "noise_adding":
+        raise ValueError(f"the coupled sampler follows a noise-adding (forward) trajectory, not {forward.kind!r}")
+    forward.check(like=y)
+    x = forward.latents
+    dt, b = x[0].dtype, y.shape[0]
+    state = y.detach().to(dt)
+    m = _check_mask(mask, state)
+    sig, a, s = _levels(forward.sigmas, forward.path, dt, state.device)
+    n = forward.steps
+    w_tgt = _scales(scales, n, dt, state.device)
+    w_src = w_tgt if source_scales is None else _scales(source_scales, n, dt, state.device)
+    for i in range(n):
+        x_t = x[i].to(state)
+        both = torch.cat([x_t, state])
+        sigma = sig[i].expand(2 * b)
+        scale = torch.cat([w_src[i].expand(b), w_tgt[i].expand(b)])
+        x0_src, x0_tgt = _denoise(denoise, both, sigma, scale).split(b)
+        t_s = (a[i], s[i], a[i + 1], s[i + 1])
+        r = cycle_residual(x[i + 1].to(state), x_t, x0_src, *t_s)
+        state = coupled_step(state, x0_tgt, r, *t_s)
+        if m is not None:
+            state = m * state + (1 - m) * x[i + 1].to(state)
+        if callback is not None:
+            callback(i, state, x0_tgt)
+    return state.to(y.dtype)

@@ -12,4 +12,6 @@ PACK_NODE_IDS = (
     "SDEEditTrajectorySigmas",
     "SDEEditSaveTrajectory",
     "SDEEditLoadTrajectory",
+    "SDEEditDragCopyPaste",
+    "SDEEditSDEDrag",
 )

@@ -46,3 +46,16 @@ def resample(host, model, pos, neg, latent, traj, method, *, cfg=1.0, schedule="
 
 def max_err(a: dict, b: dict) -> float:
     return float((a["samples"] - b["samples"]).abs().max())
+
+
+class CallCounter:
+    """Counts forward passes of the diffusion model, through ComfyUI's own unet wrapper hook."""
+
+    def __init__(self, model):
+        self.calls: list[int] = []
+        self.model = model.clone()
+        self.model.set_model_unet_function_wrapper(self)
+
+    def __call__(self, apply_model, args):
+        self.calls.append(int(args["input"].shape[0]))
+        return apply_model(args["input"], args["timestep"], **args["c"])

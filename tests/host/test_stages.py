@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from stage_helpers import FAMILIES, call, max_err, record, resample
+from stage_helpers import FAMILIES, CallCounter, call, max_err, record, resample
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
@@ -83,19 +83,6 @@ def test_our_ddpm_equals_comfyui_ddpm_sampler(host, family_models, fam):
     theirs = call(host, "SamplerCustom", model=model, add_noise=False, noise_seed=11, cfg=2.0, positive=pos,
                   negative=neg, sampler=sampler, sigmas=traj.sigmas.to(torch.float32), latent_image=x_t0)[0]
     assert max_err(ours, theirs) <= 1e-4 * (1 + float(theirs["samples"].abs().max())), max_err(ours, theirs)
-
-
-class CallCounter:
-    """Counts forward passes of the diffusion model, through ComfyUI's own unet wrapper hook."""
-
-    def __init__(self, model):
-        self.calls: list[int] = []
-        self.model = model.clone()
-        self.model.set_model_unet_function_wrapper(self)
-
-    def __call__(self, apply_model, args):
-        self.calls.append(int(args["input"].shape[0]))
-        return apply_model(args["input"], args["timestep"], **args["c"])
 
 
 @pytest.mark.parametrize("batch_size, cfg", [(0, 1.0), (2, 1.0), (1, 3.0)])

@@ -1,0 +1,175 @@
+"""SDE-Drag (ALGORITHMS.md §4): the copy-paste primitive and the whole multi-step algorithm.
+
+`SDEEditDragCopyPaste` is Eq. 12 on a LATENT (x_t0 of a stage-1 node): wire stage 1 → copy-paste
+→ Resample yourself. `SDEEditSDEDrag` is Algorithm 1 in one node: m sub-steps, each a full cycle
+of the same stage code (forward trajectory, paste, coupled Cycle-SDE back down with the
+recording fused into the sampling calls; or, for ODE-Drag, DDIM inversion, paste, DDIM).
+"""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..sampling import check_steps, check_t0, ddim_invert, forward_trajectory, guidance_scales, sample
+from ..sampling.drag import DragPair, copy_paste, parse_points, substep, substep_count
+from ..sampling.samplers import sample_coupled
+from . import comfy_adapter as adapter
+from .common import CATEGORY, PRECISIONS, output_latent, seed_input
+
+DEFAULT_FACTOR = 8  # SD1.x/2.x/XL, SD3 and Flux VAEs; a connected VAE says its own
+
+
+def points_input() -> io.String.Input:
+    return io.String.Input(
+        "points", multiline=True, default="[]",
+        tooltip="The drags, in image pixels, as JSON: [{\"source\": [x, y], \"target\": [x, y]}, ...] or the "
+                "alternating [{\"x\":..,\"y\":..}, ...] list (source, target, …) of a points editor. Connect SDE "
+                "Edit Drag Points to place them by clicking.")
+
+
+def drag_shape_inputs() -> list[io.Input]:
+    return [
+        io.Int.Input("r", default=5, min=1, max=64,
+                     tooltip="Half-extent of the copied square, in latent pixels (5: a 10×10 square, 80×80 image "
+                             "px)."),
+        io.Float.Input("alpha", default=1.1, min=0.0, max=5.0, step=0.01,
+                       tooltip="α: the pasted copy is α times the source (1.1 in the paper: a little stronger)."),
+        io.Float.Input("beta", default=0.3, min=0.0, max=1.0, step=0.01,
+                       tooltip="β: the source area keeps β of itself and gets sqrt(1−β²) fresh noise (1 = "
+                               "unchanged)."),
+    ]
+
+
+def vae_input() -> io.Vae.Input:
+    return io.Vae.Input("vae", optional=True,
+                        tooltip="Optional: the VAE whose downscale factor maps image pixels to latent pixels "
+                                f"(without it: {DEFAULT_FACTOR}, right for SD and Flux families).")
+
+
+def latent_pairs(points: str, samples, vae=None) -> tuple[list[DragPair], int]:
+    """The drags in latent pixels, checked against the image the latent stands for; and the factor."""
+    factor = int(getattr(vae, "downscale_ratio", DEFAULT_FACTOR)) if vae is not None else DEFAULT_FACTOR
+    h, w = samples.shape[-2:]
+    pairs = parse_points(points, w * factor, h * factor)
+    return [p.scaled_down(factor) for p in pairs], factor
+
+
+class DragCopyPaste(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditDragCopyPaste",
+            display_name="SDE Edit: Drag Copy-Paste",
+            category=f"{CATEGORY}/drag",
+            description="SDE-Drag's edit (the paper's Eq. 12) on a noisy latent: for each drag in order, copy the "
+                        "square at the source, re-noise the source (β), paste α × the copy at the target. Put it "
+                        "between a stage-1 node and Resample.",
+            inputs=[
+                io.Model.Input("model", tooltip="The model of stage 1: the paste and its noise happen in its latent "
+                                                "space (where the diffusion noise has unit variance)."),
+                io.Latent.Input("latent", tooltip="x_t0, the noisy latent of a stage-1 node."),
+                points_input(),
+                *drag_shape_inputs(),
+                seed_input("the noise put into the source squares"),
+                vae_input(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="x̃_t0 with the drags pasted.")],
+        )
+
+    @classmethod
+    def execute(cls, model, latent, points, r, alpha, beta, seed, vae=None) -> io.NodeOutput:
+        samples = latent["samples"]
+        adapter.check_latent(model, samples)
+        pairs, _ = latent_pairs(points, samples, vae)
+        x = adapter.to_model_space(model, samples)
+        out = copy_paste(x, pairs, r, alpha, beta, adapter.seeded_generator(seed))
+        return io.NodeOutput(output_latent(latent, adapter.to_latent_space(model, out)))
+
+
+class SDEDrag(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditSDEDrag",
+            display_name="SDE Edit: SDE-Drag",
+            category=f"{CATEGORY}/drag",
+            description="SDE-Drag (the paper's Algorithm 1) in one node: the drag is split into sub-steps of about "
+                        "`step_size` latent pixels; each noises the image up to t0 with a recorded trajectory, pastes "
+                        "the squares (Eq. 12) and comes back down by Cycle-SDE. method ode gives the ODE-Drag "
+                        "baseline (DDIM inversion and DDIM). Defaults are the paper's (120 steps: minutes on a GPU).",
+            inputs=[
+                io.Model.Input("model", tooltip="The model."),
+                io.Conditioning.Input("positive", tooltip="A prompt describing the image (the paper: its caption)."),
+                io.Conditioning.Input("negative", tooltip="The negative prompt (evaluated only where the scale > 1)."),
+                io.Latent.Input("latent", tooltip="The input image's latent (VAE Encode)."),
+                points_input(),
+                io.Float.Input("t0", default=0.6, min=0.01, max=1.0, step=0.01,
+                               tooltip="How far up the noise range each sub-step goes (the paper: 0.6)."),
+                io.Int.Input("steps", default=120, min=1, max=1000,
+                             tooltip="Steps below t0 per sub-step (the paper: 120; try 20–40 for a quick look)."),
+                io.Float.Input("step_size", default=2.0, min=0.5, max=64.0, step=0.5,
+                               tooltip="Latent pixels moved per sub-step (the paper: 2). The longest drag sets the "
+                                       "number of sub-steps m."),
+                *drag_shape_inputs(),
+                io.Float.Input("cfg", default=3.0, min=1.0, max=30.0, step=0.1,
+                               tooltip="Guidance scale at t0, falling linearly to 1 at the last step (the paper: 3)."),
+                seed_input("the forward noise and the paste noise (sub-step i uses seed + i)"),
+                io.Combo.Input("method", options=["sde", "ode"], default="sde",
+                               tooltip="sde: SDE-Drag (Cycle-SDE, one batched model call a step). ode: ODE-Drag, the "
+                                       "baseline (DDIM inversion and DDIM: twice the calls)."),
+                io.Combo.Input("multi_point", options=["simultaneous", "sequential"], default="simultaneous",
+                               tooltip="simultaneous: all drags move together, sub-step by sub-step (the paper). "
+                                       "sequential: one drag after the other, each in its own sub-steps."),
+                io.Combo.Input("scheduler", options=list(adapter.SCHEDULERS), default="simple",
+                               tooltip="ComfyUI's scheduler that places the noise levels."),
+                io.Combo.Input("precision", options=list(PRECISIONS), default="float32",
+                               tooltip="dtype of the solver state and the trajectory."),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="Optional. White = may change; elsewhere each step follows the trajectory "
+                                      "(the paper's mask). Absent: everything may change."),
+                vae_input(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The dragged image's latent.")],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, latent, points, t0, steps, step_size, r, alpha, beta, cfg, seed,
+                method, multi_point, scheduler, precision, mask=None, vae=None) -> io.NodeOutput:
+        check_t0(t0)
+        check_steps(steps)
+        samples = latent["samples"]
+        adapter.check_latent(model, samples)
+        pairs, _ = latent_pairs(points, samples, vae)
+        groups = [pairs] if multi_point == "simultaneous" else [[p] for p in pairs]
+        plan = [substep(g, i, m) for g in groups for m in [substep_count(g, step_size)] for i in range(m)]
+        sigmas = adapter.level_grid(model, steps, t0, scheduler)
+        path, dt = adapter.model_path(model), PRECISIONS[precision]
+        scales = guidance_scales(steps, cfg, "linear")
+        m_lat = adapter.mask_to_latent(mask, samples)
+        per_substep = steps if method == "sde" else 2 * steps
+        bar = adapter.progress(model, len(plan) * per_substep)
+        x = adapter.to_model_space(model, samples).to(dt)
+
+        def body(denoise):
+            state = x
+            for k, pairs_k in enumerate(plan):
+                done = k * per_substep  # progress: sub-step k's steps follow the earlier ones
+
+                def report(i, s, x0_hat, base=done):
+                    bar(base + i, s, x0_hat)
+
+                if method == "sde":
+                    forward = forward_trajectory(state, sigmas, path, adapter.seeded_generator(seed + k), dtype=dt)
+                    edited = copy_paste(forward.latents[0], pairs_k, r, alpha, beta,
+                                        adapter.seeded_generator(seed + k))
+                    state = sample_coupled(denoise, edited, forward, scales, mask=m_lat, callback=report)
+                else:
+                    inverted = ddim_invert(denoise, state, sigmas, path, scales, dtype=dt, callback=report)
+                    edited = copy_paste(inverted.latents[0], pairs_k, r, alpha, beta,
+                                        adapter.seeded_generator(seed + k))
+                    state = sample(denoise, edited, inverted, "ddim", scales, mask=m_lat,
+                                   callback=lambda i, s, x0_hat, base=done + steps: bar(base + i, s, x0_hat))
+            return state
+
+        out = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, sigmas, seed, body)
+        return io.NodeOutput(output_latent(latent, out))
