@@ -30,6 +30,7 @@ class Settings:
     ckpt: str = "v1-5-pruned-emaonly-fp16.safetensors"
     image: str = "example.png"
     steps: int = 50
+    points: str = '[{"source": [300, 384], "target": [420, 384]}]'  # for the 768 px example.png
 
 
 def _base(s: Settings, source: str, target: str | None = None, negative: str = "") -> dict:
@@ -115,7 +116,43 @@ def inpaint_ode(s: Settings) -> dict:
     return _finish(g, "11", "sde_edit/inpaint_ode")
 
 
+def _drag(s: Settings, method: str) -> dict:
+    return {"class_type": "SDEEditSDEDrag", "inputs": {
+        "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent": ["3", 0], "points": s.points,
+        "t0": 0.6, "steps": s.steps, "step_size": 2.0, "r": 5, "alpha": 1.1, "beta": 0.3, "cfg": 3.0, "seed": 0,
+        "method": method, "multi_point": "simultaneous", "scheduler": "simple", "precision": "float32"}}
+
+
+def sde_drag(s: Settings) -> dict:
+    """SDE-Drag in one node (Algorithm 1): the drag in sub-steps of 2 latent px, each a Cycle-SDE cycle."""
+    g = _base(s, "a photo")
+    g["10"] = _drag(s, "sde")
+    return _finish(g, "10", "sde_edit/sde_drag")
+
+
+def ode_drag(s: Settings) -> dict:
+    """ODE-Drag, the baseline: DDIM inversion, the same paste, DDIM back."""
+    g = _base(s, "a photo")
+    g["10"] = _drag(s, "ode")
+    return _finish(g, "10", "sde_edit/ode_drag")
+
+
+def sde_drag_primitives(s: Settings) -> dict:
+    """One SDE-Drag sub-step wired from the stage nodes: record, copy-paste, Cycle-SDE back with CFG 1 -> 3."""
+    g = _base(s, "a photo")
+    g["10"] = _record(s, "4", 3.0, 0.6, "float32")
+    g["10"]["inputs"]["cfg_schedule"] = "linear"
+    g["11"] = {"class_type": "SDEEditDragCopyPaste", "inputs": {
+        "model": ["1", 0], "latent": ["10", 0], "points": s.points, "r": 5, "alpha": 1.1, "beta": 0.3, "seed": 0}}
+    g["12"] = _resample("4", "10", "cycle_sde", 3.0)
+    g["12"]["inputs"] |= {"latent": ["11", 0], "cfg_schedule": "linear"}
+    return _finish(g, "12", "sde_edit/sde_drag_primitives")
+
+
 WORKFLOWS = {
+    "sde_edit_sde_drag": sde_drag,
+    "sde_edit_sde_drag_primitives": sde_drag_primitives,
+    "sde_edit_ode_drag": ode_drag,
     "sde_edit_reconstruction": reconstruction,
     "sde_edit_prompt_change_cycle_sde": prompt_change_cycle_sde,
     "sde_edit_prompt_change_ddim": prompt_change_ddim,

@@ -8,7 +8,8 @@ from hostlib import CHECKPOINTS, ROOT
 from PIL import Image
 from workflows import OUT_DIR, WORKFLOWS, Settings, render_all
 
-TINY = Settings(ckpt=CHECKPOINTS["sd15"], image="wf_input.png", steps=3)
+TINY = Settings(ckpt=CHECKPOINTS["sd15"], image="wf_input.png", steps=3,
+                points='[{"source": [16, 32], "target": [40, 32]}]')
 
 
 @pytest.fixture(scope="module")
