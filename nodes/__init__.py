@@ -4,6 +4,7 @@ internals in comfy_adapter.py."""
 from comfy_api.latest import ComfyExtension, io
 
 from .drag import DragCopyPaste, SDEDrag
+from .drag_points import DragPoints
 from .files import LoadTrajectory, SaveTrajectory
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
 from .stage2 import Resample, Sampler, TrajectorySigmas
@@ -12,6 +13,7 @@ NODES: list[type[io.ComfyNode]] = [
     NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample, Sampler, TrajectorySigmas, SaveTrajectory,
     LoadTrajectory,
     DragCopyPaste, SDEDrag,
+    DragPoints,
 ]
 
 

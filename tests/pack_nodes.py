@@ -14,4 +14,5 @@ PACK_NODE_IDS = (
     "SDEEditLoadTrajectory",
     "SDEEditDragCopyPaste",
     "SDEEditSDEDrag",
+    "SDEEditDragPoints",
 )

@@ -83,9 +83,13 @@ def test_a_trajectory_from_another_model_fails_the_prompt_with_the_fix(comfy_ser
 
 def test_the_main_job_graph_runs(comfy_server):
     """`make demo` queues this graph on its own server; here it runs on the shared one, at 64 px."""
-    from demo import draw_input, edit_graph
+    from demo import drag_graph, draw_input
 
     draw_input(comfy_server.dirs["input"] / "demo_input.png", 64)
-    entry = comfy_server.run(edit_graph("demo_input.png", CHECKPOINTS["sd15"], steps=3, t0=0.6, cfg=2.0, seed=1))
-    (meta, png), = comfy_server.images(entry)
-    assert Image.open(io.BytesIO(png)).size == (64, 64)
+    points = [{"source": [32, 32], "target": [48, 32]}]
+    graph = drag_graph("demo_input.png", CHECKPOINTS["sd15"], points, steps=2, t0=0.6, cfg=3.0, seed=1)
+    images = {meta["filename"].split("_")[1]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+              for meta, png in comfy_server.images(comfy_server.run(graph)) if meta["type"] == "output"}
+    assert set(images) == {"arrows", "sde", "ode"} and all(im.shape == (64, 64, 3) for im in images.values())
+    source = np.asarray(Image.open(comfy_server.dirs["input"] / "demo_input.png").convert("RGB"), dtype=np.int16)
+    assert (images["arrows"] != source).any()  # the arrow is drawn

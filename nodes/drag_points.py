@@ -1,0 +1,111 @@
+"""SDE Edit: Drag Points: the drags of an SDE-Drag edit, placed by clicking on the picture.
+
+The editor is web/drag_points.js: it shows the image, turns clicks into source → target pairs and
+keeps them as JSON in the `points` widget, so they travel in saved workflows. This node checks
+them against the image (sampling.drag.parse_points), gives them back in the pairs format, and
+draws them as arrows on a preview.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import torch
+from comfy_api.latest import io, ui
+from PIL import Image, ImageDraw
+
+from ..sampling.drag import DragPair, parse_points
+from .common import CATEGORY
+
+# The editor (web/drag_points.js) draws with the same colours.
+SOURCE_RGB, SHAFT_RGB, HEAD_RGB = (230, 40, 40), (255, 220, 0), (40, 120, 255)
+# The extra UI key that carries the clean picture, so the editor can show it without the baked arrows.
+EDITOR_IMAGE_KEY = "sde_edit_image"
+
+
+def pairs_json(pairs: list[DragPair]) -> str:
+    """The pairs format `[{"source": [x, y], "target": [x, y]}, ...]`."""
+    return json.dumps([{"source": list(p.source), "target": list(p.target)} for p in pairs])
+
+
+def arrow_sizes(width: int, height: int) -> tuple[int, int, int]:
+    """(line width, source-dot radius, arrow-head length) in pixels for a picture of this size."""
+    lw = max(1, round(min(width, height) / 160))
+    return lw, 2 * lw + 1, 4 * lw + 4
+
+
+def arrow_overlay(pairs: list[DragPair], width: int, height: int) -> torch.Tensor:
+    """[H, W, 4] RGBA in 0..1: each drag as a dot at the source, a shaft and a head at the target; alpha 0 elsewhere."""
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    lw, r, head = arrow_sizes(width, height)
+    for p in pairs:
+        (sx, sy), (tx, ty) = p.source, p.target
+        length = math.hypot(tx - sx, ty - sy)
+        ux, uy = (tx - sx) / length, (ty - sy) / length
+        h = min(head, length)
+        bx, by = tx - ux * h, ty - uy * h  # the head's base
+        draw.line([(sx, sy), (bx, by)], fill=(*SHAFT_RGB, 255), width=lw)
+        draw.polygon([(tx, ty), (bx - uy * h / 2, by + ux * h / 2), (bx + uy * h / 2, by - ux * h / 2)],
+                     fill=(*HEAD_RGB, 255))
+        draw.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(*SOURCE_RGB, 255), outline=(0, 0, 0, 255))
+    return torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255.0)
+
+
+def draw_drags(image: torch.Tensor, pairs: list[DragPair]) -> torch.Tensor:
+    """A new IMAGE [B, H, W, C] with the arrows over every picture of the batch; pixels away from them are unchanged."""
+    overlay = arrow_overlay(pairs, image.shape[2], image.shape[1]).to(image.device, image.dtype)
+    rgb, alpha = overlay[..., :3], overlay[..., 3:]
+    out = image.clone()
+    out[..., :3] = image[..., :3] * (1 - alpha) + rgb * alpha
+    return out
+
+
+def _no_points(text: str) -> bool:
+    return "".join(text.split()) in ("", "[]")
+
+
+class DragPoints(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditDragPoints",
+            display_name="SDE Edit: Drag Points",
+            category=f"{CATEGORY}/drag",
+            description="Place SDE-Drag's drags on the picture: click a source, then its target (arrows show them; "
+                        "Undo / Clear below the picture). The picture comes from a connected Load Image at once, "
+                        "otherwise from this node's last run. Outputs the checked drags as JSON pairs, and a preview "
+                        "with the arrows drawn on.",
+            inputs=[
+                io.Image.Input("image", tooltip="The picture the drags are placed on (the one you edit). Its size "
+                                                 "checks the points; with a batch, every picture gets the arrows."),
+                io.String.Input(
+                    "points", default="[]",
+                    tooltip="The drags as JSON, in image pixels: [{\"source\": [x, y], \"target\": [x, y]}, ...], or "
+                            "KJNodes' alternating [{\"x\": .., \"y\": ..}, ...] (source, target, source, target, …). "
+                            "The editor on the node writes it; you can also type it. An empty list only shows the "
+                            "picture (run once to place points on an image that is not from Load Image)."),
+            ],
+            outputs=[
+                io.String.Output(display_name="points",
+                                 tooltip="The checked drags as [{\"source\": [x, y], \"target\": [x, y]}, ...]: "
+                                         "connect to the SDE-Drag node's points."),
+                io.Image.Output(display_name="preview",
+                                tooltip="The picture with each drag drawn as an arrow (red dot = source, blue "
+                                        "head = target)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image: torch.Tensor, points: str) -> io.NodeOutput:
+        if image.ndim != 4 or image.shape[-1] < 3:
+            raise ValueError(f"image: expected an RGB IMAGE [batch, height, width, 3], got shape {tuple(image.shape)}")
+        height, width = image.shape[1], image.shape[2]
+        pairs = [] if _no_points(points) else parse_points(points, width, height)
+        preview = draw_drags(image, pairs) if pairs else image
+        shown = ui.PreviewImage(preview, cls=cls).as_dict()
+        shown[EDITOR_IMAGE_KEY] = ui.ImageSaveHelper.save_images(
+            image[:1], filename_prefix="sde_edit_points", folder_type=io.FolderType.temp, cls=None, compress_level=1)
+        return io.NodeOutput(pairs_json(pairs), preview, ui=shown)

@@ -1,0 +1,124 @@
+"""The Drag Points editor in the real frontend: clicks become drags in the saved workflow, and the run draws them."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from hostlib import HOST, ROOT
+from PIL import Image, ImageDraw
+
+SCRIPT = ROOT / "tests" / "browser" / "drag_points.cjs"
+NODE_MODULES = HOST / "node" / "node_modules"
+W, H = 128, 96  # not square: the editor letterboxes it
+CLICKS = [[20, 30], [60, 45], [110, 80], [95, 15]]  # source, target, source, target (image pixels)
+PAIRS = [{"source": CLICKS[0], "target": CLICKS[1]}, {"source": CLICKS[2], "target": CLICKS[3]}]
+
+
+def picture() -> Image.Image:
+    """A picture whose every pixel is known: a gradient with a dark disc and a light bar."""
+    x, y = np.meshgrid(np.arange(W), np.arange(H))
+    rgb = np.stack([60 + x, 40 + y, np.full_like(x, 90)], -1).astype(np.uint8)
+    img = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse([10, 20, 40, 50], fill=(30, 30, 70))
+    draw.rectangle([85, 10, 120, 25], fill=(220, 210, 160))
+    return img
+
+
+def graph(image_name: str) -> dict:
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": image_name}},
+        "2": {"class_type": "SDEEditDragPoints", "inputs": {"image": ["1", 0], "points": "[]"}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 1]}},
+    }
+
+
+def finished_run(server, points: str, timeout: float = 60.0) -> dict:
+    """The history entry of the prompt that ran these points, once it has completed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in server.get_json("/history").values():
+            prompt = entry["prompt"][2]
+            if prompt.get("2", {}).get("inputs", {}).get("points") == points and entry["status"].get("completed"):
+                return entry
+        time.sleep(0.5)
+    raise AssertionError(f"no finished run of {points} in /history:\n{server.log_tail(40)}")
+
+
+def near_a_drag(margin: float) -> np.ndarray:
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    dist = np.full((H, W), np.inf)
+    for p in PAIRS:
+        (sx, sy), (tx, ty) = p["source"], p["target"]
+        dx, dy = tx - sx, ty - sy
+        u = np.clip(((xs - sx) * dx + (ys - sy) * dy) / (dx * dx + dy * dy), 0, 1)
+        dist = np.minimum(dist, np.hypot(xs - (sx + u * dx), ys - (sy + u * dy)))
+    return dist <= margin
+
+
+def test_clicks_make_drags_that_are_saved_restored_and_drawn_by_the_run(comfy_server, tmp_path):
+    if shutil.which("node") is None or not (NODE_MODULES / "playwright-core").exists():
+        pytest.fail("node and playwright-core are needed for the browser tier: run `make setup`")
+    from workflows import to_ui
+
+    name = "sde_edit_drag_points.png"
+    picture().save(comfy_server.dirs["input"] / name)
+    workflow = to_ui(graph(name), comfy_server.object_info())
+    layout = {"SDEEditDragPoints": ([420, 40], [420, 400]), "PreviewImage": ([880, 40], [300, 300])}
+    for n in workflow["nodes"]:
+        n["pos"], n["size"] = layout.get(n["type"], (n["pos"], n["size"]))
+    wf_file = tmp_path / "drag_points_workflow.json"
+    wf_file.write_text(json.dumps(workflow))
+    shot = ROOT / "test-artifacts" / "drag_points_editor.png"
+    shot.parent.mkdir(exist_ok=True)
+
+    env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
+    proc = subprocess.run(["node", str(SCRIPT), comfy_server.url, str(wf_file), "2", json.dumps(CLICKS), str(shot)],
+                          env=env, capture_output=True, text=True, timeout=420)
+    assert proc.returncode == 0, f"browser run failed:\n{proc.stdout}\n{proc.stderr}\n{comfy_server.log_tail(30)}"
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    steps = result["steps"]
+    assert not result["errors"], result["errors"]
+
+    def close(got, want):
+        return len(got) == len(want) and all(abs(a - b) <= 1 for g, w in zip(got, want, strict=True)
+                                             for a, b in zip(g, w, strict=True))
+
+    # Four clicks: two drags, in the pairs format, at the clicked pixels.
+    clicked = json.loads(steps["clicked"])
+    assert all(list(p) == ["source", "target"] for p in clicked) and len(clicked) == 2, clicked
+    assert close([c for p in clicked for c in (p["source"], p["target"])], CLICKS), clicked
+    # Undo removes the last point: a source waits for its target (KJNodes' alternating list, odd count).
+    undone = json.loads(steps["undone"])
+    assert close([[p["x"], p["y"]] for p in undone], CLICKS[:3]), undone
+    assert json.loads(steps["backspaced"]) == undone and steps["nodeStillThere"]
+    final = json.loads(steps["final"])
+    assert final == clicked and "2 drags" in steps["status"], steps
+    # The saved workflow holds exactly the two drags; loading it puts them back in the editor.
+    assert steps["savedWidgets"] == [steps["final"]]
+    assert steps["reloaded"]["widget"] == steps["final"]
+    assert close(steps["reloaded"]["editor"], [c for p in final for c in (p["source"], p["target"])])
+    assert steps["prompt"]["points"] == steps["final"]
+    assert "sde_edit_points" in steps["lastRun"]  # the clean picture the run sent back to the editor
+    assert steps["unlinkedImage"] == [W, H]  # shown once the Load Image is disconnected
+
+    # The run: the node's preview (through Preview Image) is the picture with arrows at the drags.
+    entry = finished_run(comfy_server, steps["final"])
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    shown = entry["outputs"]["3"]["images"]
+    assert len(shown) == 1
+    preview = np.asarray(Image.open(io.BytesIO(comfy_server.view(
+        shown[0]["filename"], shown[0]["subfolder"], shown[0]["type"]))).convert("RGB")).astype(int)
+    original = np.asarray(picture()).astype(int)
+    assert preview.shape == original.shape == (H, W, 3)
+    changed = (preview != original).any(-1)
+    for p in final:
+        for x, y in (p["source"], p["target"]):
+            assert changed[y, x], f"no arrow mark at ({x}, {y})"
+    assert not changed[~near_a_drag(margin=6)].any(), "the preview changed away from the arrows"
+    assert shot.stat().st_size > 10_000
