@@ -49,11 +49,18 @@ def level_grid(model, steps: int, t0: float, scheduler: str) -> torch.Tensor:
 
 
 def model_identity(model) -> dict[str, Any]:
-    """What a trajectory remembers of the model that made it (checked before replay)."""
-    inner = model.model
+    """What a trajectory remembers of the model that made it (checked before replay).
+
+    The family, the prediction type and schedule (core ModelSampling* nodes build classes named
+    alike for EPS and V models, so the MRO's ComfyUI classes are kept, with σ_min and σ_max, which
+    a flow shift changes) and the latent channels. Not the weights: a fine-tune of the same family
+    passes, as it should for LoRA-patched replays.
+    """
+    inner, ms = model.model, model_sampling(model)
     return {
         "model": type(inner.model_config).__name__ if getattr(inner, "model_config", None) else type(inner).__name__,
-        "model_sampling": type(model_sampling(model)).__name__,
+        "model_sampling": "/".join(c.__name__ for c in type(ms).__mro__ if c.__module__ == comfy.model_sampling.__name__),
+        "sigma_range": [round(float(ms.sigma_min), 5), round(float(ms.sigma_max), 5)],
         "latent_channels": int(inner.latent_format.latent_channels),
     }
 

@@ -143,6 +143,7 @@ def test_bad_inputs_get_clear_errors(host, family_models):
         (lambda: record(host, model, pos, neg, flow_latent), "channels but this model works on 4"),
         (lambda: record(host, model, pos, neg, {"samples": latent["samples"] * float("nan")}), "NaN"),
         (lambda: resample(host, model, pos, neg, x_t0, flow_traj, "cycle_sde"), "record it again with this model"),
+        (lambda: resample(host, family_models["v"][0], pos, neg, x_t0, traj, "cycle_sde"), "V_PREDICTION"),
         (lambda: resample(host, model, pos, neg, other_size, traj, "cycle_sde"), "recorded for latents of shape"),
         (lambda: resample(host, model, pos, neg, x_t0, na_traj, "cycle_sde"), "record it with the Cycle-SDE node"),
         (lambda: resample(host, model, pos, neg, x_t0, traj, "ddim", mask=torch.ones(1, 64, 32)),
