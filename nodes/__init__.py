@@ -3,17 +3,21 @@ internals in comfy_adapter.py."""
 
 from comfy_api.latest import ComfyExtension, io
 
+from .diffedit import DiffEditMask
 from .drag import DragCopyPaste, SDEDrag
 from .drag_points import DragPoints
 from .files import LoadTrajectory, SaveTrajectory
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
 from .stage2 import Resample, Sampler, TrajectorySigmas
+from .sync import SyncSDE, SyncSDESampler
 
 NODES: list[type[io.ComfyNode]] = [
     NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample, Sampler, TrajectorySigmas, SaveTrajectory,
     LoadTrajectory,
     DragCopyPaste, SDEDrag,
     DragPoints,
+    DiffEditMask,
+    SyncSDE, SyncSDESampler,
 ]
 
 

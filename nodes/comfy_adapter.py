@@ -11,6 +11,10 @@ Everything the math in `sampling/` needs from a ComfyUI MODEL goes through here:
 - a denoiser `denoise(x, sigma, scale) -> x̂0` with conditioning, per-sample CFG scale and model
   loading handled by ComfyUI's own guider machinery (a `CFGGuider` subclass and a `Sampler`
   subclass that hands our loop the guided model; no model internals are patched);
+- several named conditionings evaluated on one x in one batch, unguided (`run_with_conds`, for
+  DiffEdit's mask and sync-SDE), and a single level at a fraction of the time range (`sigma_at`);
+- sync-SDE's denoiser (`SyncDenoiser`): source rows and target rows of x, each under its own
+  conditioning, in one forward pass (`_rows_cond` merges the two conditionings row by row);
 - progress bars with previews, Cancel, and the intermediate device.
 """
 
@@ -22,6 +26,7 @@ from typing import Any
 
 import comfy.model_management
 import comfy.model_sampling
+import comfy.sampler_helpers
 import comfy.samplers
 import comfy.utils
 import latent_preview
@@ -59,7 +64,7 @@ def model_identity(model) -> dict[str, Any]:
     inner, ms = model.model, model_sampling(model)
     return {
         "model": type(inner.model_config).__name__ if getattr(inner, "model_config", None) else type(inner).__name__,
-        "model_sampling": "/".join(c.__name__ for c in type(ms).__mro__ if c.__module__ == comfy.model_sampling.__name__),
+        "model_sampling": "/".join(c.__name__ for c in type(ms).__mro__ if c.__module__ == "comfy.model_sampling"),
         "sigma_range": [round(float(ms.sigma_min), 5), round(float(ms.sigma_max), 5)],
         "latent_channels": int(inner.latent_format.latent_channels),
     }
@@ -79,7 +84,8 @@ def check_latent(model, samples: torch.Tensor, name: str = "latent") -> None:
         raise ValueError(f"{name} has {samples.shape[1]} channels but this model works on {want}: encode the "
                          f"image with this model's VAE")
     if not torch.isfinite(samples).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ValueError(f"{name} contains NaN or infinite values: fix the node that made it (e.g. a multiply by "
+                         "NaN, or a model or VAE that overflowed in fp16) so that every value is a finite number")
 
 
 def to_model_space(model, samples: torch.Tensor) -> torch.Tensor:
@@ -215,6 +221,78 @@ def run_with_model(model, guidance: Guidance, samples: torch.Tensor, sigmas: tor
     return out.to(comfy.model_management.intermediate_device())
 
 
+class CondEvaluator:
+    """`evaluate(x, sigma, names) -> [x̂0 under each named conditioning]`, no guidance applied.
+
+    All the (conditioning, x) pairs go to ComfyUI's own `calc_cond_batch`, which runs them in as few
+    forward passes as memory allows (one where it fits), with the model's wrappers, hooks, areas and
+    masks. For methods that need conditional predictions under several prompts at once (DiffEdit's
+    mask; sync-SDE's source/target pair). Made by `run_with_conds`, valid inside its body only.
+    """
+
+    def __init__(self, guider: comfy.samplers.CFGGuider, extra_args: dict, device: torch.device):
+        self.guider = guider
+        self.options = extra_args.get("model_options", {})
+        self.device = device
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, names: tuple[str, ...]) -> list[torch.Tensor]:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        conds = [self.guider.conds[name] for name in names]
+        out = comfy.samplers.calc_cond_batch(self.guider.inner_model, conds, x.to(self.device, torch.float32),
+                                             sigma.to(self.device, torch.float32), self.options)
+        return [o.to(x.device, x.dtype) for o in out]
+
+
+class _EvalSampler(comfy.samplers.Sampler):
+    """A `Sampler` that hands `body` a CondEvaluator and keeps its result (ComfyUI gets zeros back)."""
+
+    def __init__(self, body: Callable[[CondEvaluator], Any]):
+        self.body, self.result = body, None
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        self.result = self.body(CondEvaluator(model_wrap, extra_args, noise.device))
+        return torch.zeros_like(noise)
+
+
+def run_with_conds(model, conds: dict[str, Any], samples: torch.Tensor, sigmas: torch.Tensor, seed: int,
+                   body: Callable[[CondEvaluator], Any]) -> Any:
+    """Run `body(evaluate)` with the named CONDITIONINGs prepared by ComfyUI's guider; return its result.
+
+    The guider loads the model and prepares every conditioning for a batch shaped like `samples` (a
+    larger x is fine: ComfyUI repeats a conditioning's per-image inputs to x's batch, so lay copies out
+    copy-major). `sigmas` reach ComfyUI's hooks as the sampling grid. The names "positive" and
+    "negative" keep their ComfyUI meaning (e.g. a ControlNet on "positive" also applies to the others).
+    """
+    guider = comfy.samplers.CFGGuider(model)
+    guider.inner_set_conds(conds)
+    sampler = _EvalSampler(body)
+    latent = samples.to(torch.float32)
+    guider.sample(torch.zeros_like(latent), latent, sampler, sigmas.to(torch.float32), seed=seed, disable_pbar=True)
+    return sampler.result
+
+
+def sigma_at(model, fraction: float) -> float:
+    """σ at `fraction` of the model's time range (1 = pure noise): ComfyUI's percent_to_sigma(1 − fraction).
+
+    The convention of ComfyUI's own start/end-percent inputs; for t0 = fraction it is σ_0 of
+    `level_grid` up to the scheduler's rounding, and it includes a flow model's shift.
+    """
+    return float(model_sampling(model).percent_to_sigma(1.0 - fraction))
+
+
+def image_scale(vae=None) -> int:
+    """Image pixels per latent pixel: the VAE's own factor, or 8 (SD1.x, SDXL, SD3, Flux) without one."""
+    return 8 if vae is None else int(vae.spacial_compression_encode())
+
+
+def latent_mask_to_image(mask: torch.Tensor, scale: int) -> torch.Tensor:
+    """A latent-resolution map [B, h, w] as a MASK [B, h·scale, w·scale]: nearest, so 0/1 stays 0/1 and
+    `mask_to_latent` gives back exactly the latent values (bilinear sampling at block centres)."""
+    out = torch.nn.functional.interpolate(mask[:, None].to(torch.float32), scale_factor=scale, mode="nearest")
+    return out[:, 0].to(comfy.model_management.intermediate_device())
+
+
 def progress(model, total: int, preview: bool = True) -> Callable[[int, torch.Tensor, torch.Tensor], None]:
     """A callback(i, x, x0_hat) that moves the node's progress bar (with a live preview) and honours Cancel."""
     if preview:
@@ -236,3 +314,123 @@ def progress(model, total: int, preview: bool = True) -> Callable[[int, torch.Te
 def seeded_generator(seed: int) -> torch.Generator:
     """ComfyUI-style seeded noise lives on the CPU: the same seed gives the same image on any device."""
     return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+# --- sync-SDE: the source rows and the target rows of a step in one forward pass ------------------
+
+# Cond-dict keys that act on a whole cond entry, not per row: entries carrying them are not merged.
+_WHOLE_ENTRY_KEYS = ("area", "mask", "strength", "timestep_start", "timestep_end", "control", "gligen", "hooks",
+                     "default")
+
+
+def _rows_cond(parts: list[list[dict]], rows: int) -> list[dict] | None:
+    """One prepared cond list giving the k-th block of `rows` rows the model conds of parts[k], or None.
+
+    ComfyUI repeats a cond's tensors only where their batch differs from x's, so model conds that
+    already hold one row per row of x condition every row on its own prompt. The blocks are joined by
+    each cond's own `concat`, as ComfyUI joins a positive and a negative into one batch (a cross-
+    attention context of another length is repeated to a common one, as there; Flux's guidance is a
+    per-row value and merges). None where that is not possible: other numbers of entries, an area,
+    mask, strength, timestep range, ControlNet, GLIGEN or hook on an entry, or model conds ComfyUI
+    itself would not batch together.
+    """
+    if len({len(p) for p in parts}) != 1:
+        return None
+    merged = []
+    for entries in zip(*parts, strict=True):
+        if any(key in e for e in entries for key in _WHOLE_ENTRY_KEYS):
+            return None
+        keys = entries[0]["model_conds"].keys()
+        if any(e["model_conds"].keys() != keys for e in entries):
+            return None
+        model_conds = {}
+        for key in keys:
+            blocks = [e["model_conds"][key].process_cond(batch_size=rows, area=None) for e in entries]
+            first = blocks[0]
+            if not all(type(c) is type(first) and first.can_concat(c) for c in blocks[1:]):
+                return None
+            model_conds[key] = first._copy_with(first.concat(blocks[1:]))
+        merged.append({"model_conds": model_conds, "uuid": entries[0]["uuid"]})
+    return merged
+
+
+def _check_plain_guider(guider) -> None:
+    if (type(guider).predict_noise is not comfy.samplers.CFGGuider.predict_noise
+            or set(guider.conds) - {"positive", "negative"}):
+        raise ValueError(f"guider: sync-SDE takes the target prompt and cfg from a CFGGuider or BasicGuider, not a "
+                         f"{type(guider).__name__}: connect one of those")
+
+
+class SyncDenoiser:
+    """`denoise(x [2B], sigma [2B], scale [2B]) -> x̂0 [2B]` for sync-SDE (sampling/sync.py's contract).
+
+    Rows [:B] are evaluated under `source`, rows [B:] under the guider's positive (the target), each
+    at its row's CFG scale against the guider's negative (shared by both). Made inside a sampler's
+    `sample` from the guider ComfyUI hands it (a CFGGuider or BasicGuider); the source CONDITIONING
+    is prepared by ComfyUI's own `process_conds`, as the guider prepared its own.
+
+    One forward pass per call: the source and target conds are merged row by row (`_rows_cond`) and
+    evaluated on [x; y] with the negative in the same batch by ComfyUI's `calc_cond_batch`: 2B rows,
+    or 4B where any row's scale is not 1 (the negative then runs on all 2B rows). Where the two
+    conditionings cannot be merged (see `_rows_cond`: e.g. a conditioning with an area, a mask, a
+    timestep range or a ControlNet, or combined from a different number of entries) it falls back to
+    two passes, one per prompt. The model's wrappers, patches and `sampler_cfg_function` /
+    post-CFG functions apply; `sampler_pre_cfg_function` and `sampler_calc_cond_batch_function` are
+    not called.
+    """
+
+    def __init__(self, guider, source, extra_args: dict, noise: torch.Tensor, latent_image: torch.Tensor | None,
+                 denoise_mask: torch.Tensor | None = None):
+        _check_plain_guider(guider)
+        self.guider = guider
+        self.options = extra_args.get("model_options", {})
+        self.device = noise.device
+        self.target_cfg = float(guider.cfg)
+        conds = comfy.sampler_helpers.convert_cond(source)
+        if any(key in c for c in conds for key in ("control", "gligen", "hooks")):
+            raise ValueError("source: a ControlNet, GLIGEN or hooks on the source conditioning is not supported by "
+                             "sync-SDE: connect the plain text conditioning")
+        self.source = comfy.samplers.process_conds(guider.inner_model, noise, {"source": conds}, noise.device,
+                                                   latent_image, denoise_mask, extra_args.get("seed"))["source"]
+        self.target, self.negative = guider.conds.get("positive"), guider.conds.get("negative")
+        self.merged = _rows_cond([self.source, self.target], noise.shape[0])
+
+    def check_scales(self, source_cfg: float) -> None:
+        """A scale other than 1 needs the guider's negative prompt."""
+        if self.negative is None and (source_cfg != 1 or self.target_cfg != 1):
+            raise ValueError("negative: source_cfg or the guider's cfg is not 1 but there is no negative prompt: "
+                             "connect one (an empty prompt is the usual choice), or set both scales to 1")
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        model, b = self.guider.inner_model, x.shape[0] // 2
+        x_in, t = x.to(self.device, torch.float32), sigma.to(self.device, torch.float32)
+        w = scale.to(self.device, torch.float32).view((-1,) + (1,) * (x.ndim - 1))
+        negative = None if bool((w == 1).all()) else self.negative
+        if self.merged is not None:
+            cond, uncond = comfy.samplers.calc_cond_batch(model, [self.merged, negative], x_in, t, self.options)
+        else:
+            halves = [comfy.samplers.calc_cond_batch(model, [c, negative], x_in[rows], t[rows], self.options)
+                      for c, rows in ((self.source, slice(None, b)), (self.target, slice(b, None)))]
+            cond, uncond = (torch.cat(h) for h in zip(*halves, strict=True))
+        if negative is not None:
+            guided = comfy.samplers.cfg_function(model, cond, uncond, w, x_in, t, model_options=self.options,
+                                                 cond=self.target, uncond=negative)
+            cond = torch.where(w == 1, cond, guided)
+        return cond.to(x.device, x.dtype)
+
+
+def run_sampler(model, guidance: Guidance, samples: torch.Tensor, sigmas: torch.Tensor, seed: int,
+                sampler: comfy.samplers.Sampler) -> torch.Tensor:
+    """`sampler` inside ComfyUI's plain CFGGuider (no negative: a BasicGuider's conds), from `samples` with no
+    noise added; the result in LATENT space on the intermediate device (as SamplerCustomAdvanced does)."""
+    guider = comfy.samplers.CFGGuider(model)
+    conds = {"positive": guidance.positive}
+    if guidance.negative is not None:
+        conds["negative"] = guidance.negative
+    guider.inner_set_conds(conds)
+    guider.set_cfg(guidance.cfg)
+    latent = samples.to(torch.float32)
+    out = guider.sample(torch.zeros_like(latent), latent, sampler, sigmas.to(torch.float32), seed=seed,
+                        disable_pbar=True)
+    return out.to(comfy.model_management.intermediate_device())

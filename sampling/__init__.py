@@ -7,9 +7,12 @@ trajectory  the immutable record stage 1 makes and stage 2 reads
 guidance    per-step guidance scales
 samplers    stage 1 (forward_trajectory, ddim_invert, record_cycle_sde) and stage 2 (sample)
 analytic    exact denoisers of Gaussian data (test oracles)
+diffedit    DiffEdit's mask from two noise predictions (§5)
+sync        sync-SDE: a target path coupled to the source path's noise (§6)
 """
 
 from .analytic import Gaussian, GaussianMixture, Guided
+from .diffedit import PairDenoiser, binary_mask, diffedit_mask, soft_map
 from .guidance import guidance_scales
 from .kernels import (
     coupled_step,
@@ -19,6 +22,8 @@ from .kernels import (
     ddpm_mean,
     ddpm_std,
     ddpm_step,
+    em_mean,
+    em_std,
     eps_hat,
     forward_step,
 )
@@ -33,9 +38,11 @@ from .samplers import (
     sample,
 )
 from .schedule import PATHS, check_sigmas, check_steps, check_t0, coeffs, full_steps, keep_tail
+from .sync import DISCRETIZATIONS, paired, sync_sde
 from .trajectory import KINDS, METHODS, Trajectory
 
 __all__ = [
+    "DISCRETIZATIONS",
     "KINDS",
     "METHODS",
     "PATHS",
@@ -45,7 +52,9 @@ __all__ = [
     "GaussianMixture",
     "Guided",
     "NoiseSampler",
+    "PairDenoiser",
     "Trajectory",
+    "binary_mask",
     "check_sigmas",
     "check_steps",
     "check_t0",
@@ -58,6 +67,9 @@ __all__ = [
     "ddpm_mean",
     "ddpm_std",
     "ddpm_step",
+    "diffedit_mask",
+    "em_mean",
+    "em_std",
     "eps_hat",
     "forward_step",
     "forward_trajectory",
@@ -65,6 +77,9 @@ __all__ = [
     "gaussian_noise",
     "guidance_scales",
     "keep_tail",
+    "paired",
     "record_cycle_sde",
     "sample",
+    "soft_map",
+    "sync_sde",
 ]

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .kernels import coupled_step, cycle_residual, ddim_step, ddpm_step, forward_step
+from .kernels import Mean, coupled_step, cycle_residual, ddim_step, ddpm_mean, ddpm_step, forward_step
 from .schedule import check_sigmas, check_steps, coeffs
 from .trajectory import Trajectory, check_method
 
@@ -260,6 +260,7 @@ def sample_coupled(
     source_scales: Tensor | float | None = None,
     mask: Tensor | None = None,
     callback: Callback | None = None,
+    mean: Mean = ddpm_mean,
 ) -> Tensor:
     """Cycle-SDE with the recording fused into the sampling calls: one model call per step.
 
@@ -270,9 +271,10 @@ def sample_coupled(
         y_{i+1} = μ(y_i, x̂0_tgt) + r_i            the coupled step (kernels.coupled_step)
 
     which is `record_cycle_sde` followed by `sample(…, "cycle_sde")`, computed step by step as the
-    authors' current SDE-Drag code does, and the DDPM form of sync-SDE (ALGORITHMS.md §6) when the
-    two halves are conditioned differently. `forward` is a noise-adding trajectory; y starts at
-    σ_0 (its edited x_0). A mask blends at each output level, as in `sample`.
+    authors' current SDE-Drag code does, and sync-SDE (ALGORITHMS.md §6, sampling/sync.py) when the
+    two halves are conditioned differently; `mean` is the deterministic part of the reverse step
+    (DDPM by default, or kernels.em_mean for sync-SDE's Euler–Maruyama). `forward` is a noise-adding
+    trajectory; y starts at σ_0 (its edited x_0). A mask blends at each output level, as in `sample`.
     """
     if forward.kind != "noise_adding":
         raise ValueError(f"the coupled sampler follows a noise-adding (forward) trajectory, not {forward.kind!r}")
@@ -292,8 +294,8 @@ def sample_coupled(
         scale = torch.cat([w_src[i].expand(b), w_tgt[i].expand(b)])
         x0_src, x0_tgt = _denoise(denoise, both, sigma, scale).split(b)
         t_s = (a[i], s[i], a[i + 1], s[i + 1])
-        r = cycle_residual(x[i + 1].to(state), x_t, x0_src, *t_s)
-        state = coupled_step(state, x0_tgt, r, *t_s)
+        r = cycle_residual(x[i + 1].to(state), x_t, x0_src, *t_s, mean=mean)
+        state = coupled_step(state, x0_tgt, r, *t_s, mean=mean)
         if m is not None:
             state = m * state + (1 - m) * x[i + 1].to(state)
         if callback is not None:

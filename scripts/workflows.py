@@ -15,7 +15,7 @@ import argparse
 import json
 import pathlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from hostlib import ROOT, ComfyServer  # noqa: E402
@@ -31,6 +31,8 @@ class Settings:
     image: str = "example.png"
     steps: int = 50
     points: str = '[{"source": [300, 384], "target": [420, 384]}]'  # for the 768 px example.png
+    flow_ckpt: str = "flux1-dev-fp8.safetensors"  # a flow model (Flux, SD3.x) for the flow-model graphs
+    flow_steps: int = 24  # the sync-SDE authors' Flux default: 24 steps below t0 = 24/28
 
 
 def _base(s: Settings, source: str, target: str | None = None, negative: str = "") -> dict:
@@ -116,6 +118,31 @@ def inpaint_ode(s: Settings) -> dict:
     return _finish(g, "11", "sde_edit/inpaint_ode")
 
 
+def _diffedit_mask() -> dict:
+    """DiffEdit's mask: where the target prompt ("6") and the source caption ("4") predict different noise."""
+    return {"class_type": "SDEEditDiffEditMask", "inputs": {
+        "model": ["1", 0], "target": ["6", 0], "reference": ["4", 0], "latent": ["3", 0], "cfg": 7.5, "noises": 10,
+        "noise_strength": 0.5, "clamp_factor": 3.0, "threshold": 0.5, "seed": 0, "batch_size": 0, "vae": ["1", 2]}}
+
+
+def diffedit_sde(s: Settings) -> dict:
+    """DiffEdit-SDE: the automatic mask, Cycle-SDE record with the source prompt, replay with the target."""
+    g = _base(s, "a photo of a cat", "a photo of a dog")
+    g["7"] = _diffedit_mask()
+    g["10"] = _record(s, "4", 7.5, 0.5, "float64")
+    g["11"] = _resample("6", "10", "cycle_sde", 7.5, mask=["7", 0])
+    return _finish(g, "11", "sde_edit/diffedit_sde")
+
+
+def diffedit_ode(s: Settings) -> dict:
+    """DiffEdit-ODE (DiffEdit itself): the mask, DDIM inversion with the source prompt, DDIM with the target."""
+    g = _base(s, "a photo of a cat", "a photo of a dog")
+    g["7"] = _diffedit_mask()
+    g["10"] = _ddim_inversion(s, "4", 1.0, 0.5)
+    g["11"] = _resample("6", "10", "ddim", 7.5, mask=["7", 0])
+    return _finish(g, "11", "sde_edit/diffedit_ode")
+
+
 def _drag(s: Settings, method: str) -> dict:
     return {"class_type": "SDEEditSDEDrag", "inputs": {
         "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent": ["3", 0], "points": s.points,
@@ -149,6 +176,35 @@ def sde_drag_primitives(s: Settings) -> dict:
     return _finish(g, "12", "sde_edit/sde_drag_primitives")
 
 
+def _sync(s: Settings, steps: int, source: str, target: str, source_cfg: float, target_cfg: float, t0: float,
+          negative: str | None) -> dict:
+    inputs = {"model": ["1", 0], "source": [source, 0], "source_cfg": source_cfg, "target": [target, 0],
+              "target_cfg": target_cfg, "latent": ["3", 0], "steps": steps, "t0": t0, "scheduler": "simple", "seed": 0,
+              "discretization": "euler_maruyama", "precision": "float32"}
+    if negative is not None:
+        inputs["negative"] = [negative, 0]
+    return {"class_type": "SDEEditSyncSDE", "inputs": inputs}
+
+
+def sync_sde_flux(s: Settings) -> dict:
+    """sync-SDE on a flow model as the authors run it on FLUX.1-dev: guidance 1.0 on both prompts, no CFG,
+    28 steps starting at step 4 (steps 24, t0 24/28 ≈ 0.86), Euler-Maruyama."""
+    g = _base(replace(s, ckpt=s.flow_ckpt), "a photo of a cat", "a photo of a dog")
+    del g["5"]  # no negative prompt: guidance-distilled
+    g["7"] = {"class_type": "FluxGuidance", "inputs": {"conditioning": ["4", 0], "guidance": 1.0}}
+    g["8"] = {"class_type": "FluxGuidance", "inputs": {"conditioning": ["6", 0], "guidance": 1.0}}
+    g["10"] = _sync(s, s.flow_steps, "7", "8", 1.0, 1.0, 0.86, None)
+    return _finish(g, "10", "sde_edit/sync_sde_flux")
+
+
+def sync_sde_sd(s: Settings) -> dict:
+    """sync-SDE on an SD-family (EPS) model: the source prompt at CFG 1, the target at CFG 2 (CycleDiffusion's
+    choice), one negative prompt for both; the source and target passes of a step are one batch."""
+    g = _base(s, "a photo of a cat", "a photo of a dog")
+    g["10"] = _sync(s, s.steps, "4", "6", 1.0, 2.0, 0.7, "5")
+    return _finish(g, "10", "sde_edit/sync_sde_sd")
+
+
 WORKFLOWS = {
     "sde_edit_sde_drag": sde_drag,
     "sde_edit_sde_drag_primitives": sde_drag_primitives,
@@ -158,6 +214,10 @@ WORKFLOWS = {
     "sde_edit_prompt_change_ddim": prompt_change_ddim,
     "sde_edit_inpaint_sde": inpaint_sde,
     "sde_edit_inpaint_ode": inpaint_ode,
+    "sde_edit_diffedit_sde": diffedit_sde,
+    "sde_edit_diffedit_ode": diffedit_ode,
+    "sde_edit_sync_sde_flux": sync_sde_flux,
+    "sde_edit_sync_sde_sd": sync_sde_sd,
 }
 
 # --- API graph -> UI workflow ---------------------------------------------------------------

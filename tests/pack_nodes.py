@@ -15,4 +15,7 @@ PACK_NODE_IDS = (
     "SDEEditDragCopyPaste",
     "SDEEditSDEDrag",
     "SDEEditDragPoints",
+    "SDEEditDiffEditMask",
+    "SDEEditSyncSDE",
+    "SDEEditSyncSDESampler",
 )

@@ -1,4 +1,5 @@
-"""Every example workflow runs through the real server (on the tiny SD1.5), and the files are current."""
+"""Every example workflow runs through the real server (on the tiny SD1.5; the flow-model graphs on the
+tiny SD3), and the files are current."""
 
 import io
 
@@ -9,7 +10,7 @@ from PIL import Image
 from workflows import OUT_DIR, WORKFLOWS, Settings, render_all
 
 TINY = Settings(ckpt=CHECKPOINTS["sd15"], image="wf_input.png", steps=3,
-                points='[{"source": [16, 32], "target": [40, 32]}]')
+                points='[{"source": [16, 32], "target": [40, 32]}]', flow_ckpt=CHECKPOINTS["sd3"], flow_steps=4)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,123 @@
+"""DiffEdit's mask (Couairon et al., ICLR 2023; ALGORITHMS.md §5): where the model's noise predictions
+under the target and the reference prompt disagree. The math is `sampling.diffedit_mask`.
+
+DiffEdit-SDE / DiffEdit-ODE are wirings of the stage nodes with this mask (example_workflows/).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from comfy_api.latest import io
+
+from ..sampling import diffedit_mask
+from ..sampling.diffedit import check_options
+from . import comfy_adapter as adapter
+from .common import CATEGORY, seed_input
+
+NAMES = ("target", "reference")
+
+
+def _check_conditioning(target, reference) -> None:
+    """Both prompts must come from one text encoder (the model concatenates them into one batch)."""
+    for name, cond in (("target", target), ("reference", reference)):
+        if not isinstance(cond, list) or not cond or not torch.is_tensor(cond[0][0]):
+            raise ValueError(f"{name}: connect a CONDITIONING (e.g. CLIP Text Encode)")
+    width_t, width_r = target[0][0].shape[-1], reference[0][0].shape[-1]
+    if width_t != width_r:
+        raise ValueError(f"target and reference come from different text encoders (embedding widths {width_t} and "
+                         f"{width_r}): encode both prompts with the CLIP of this model")
+
+
+class DiffEditMask(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditDiffEditMask",
+            display_name="SDE Edit: DiffEdit Mask",
+            category=f"{CATEGORY}/diffedit",
+            description="DiffEdit's automatic edit mask: noise the latent several times to half the time range, "
+                        "predict the noise under the target and the reference prompt, and mark where they differ "
+                        "(mean over noises and channels of |ε_target − ε_reference|, clamped at clamp_factor × its "
+                        "mean, normalised, thresholded). Connect the mask to SDE Edit Resample (white = editable): "
+                        "with Cycle-SDE Record that is DiffEdit-SDE, with DDIM Inversion DiffEdit-ODE.",
+            inputs=[
+                io.Model.Input("model", tooltip="The model whose noise predictions are compared."),
+                io.Conditioning.Input("target", tooltip="The target prompt: what the edit should make."),
+                io.Conditioning.Input("reference", tooltip="The reference prompt: the source caption, or an empty "
+                                                           "prompt. Encode it with the same CLIP as the target."),
+                io.Latent.Input("latent", tooltip="The input image's latent (VAE Encode)."),
+                io.Float.Input(
+                    "cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01,
+                    tooltip="Guidance scale of both predictions (7.5 in the reference pipeline). With one negative "
+                            "prompt for both, CFG's unconditional part cancels: ε_target − ε_reference = cfg·(the "
+                            "conditional difference). So no negative prompt is needed nor evaluated (2 predictions "
+                            "per noise, not 3), and, the map being divided by its own mean, every cfg > 0 gives the "
+                            "same mask (0 gives an empty one). Model patches that change CFG itself are not "
+                            "applied."),
+                io.Int.Input("noises", default=10, min=1, max=1000,
+                             tooltip="How many independently noised copies the map averages over (10 in the "
+                                     "reference pipeline). More: a smoother map, proportionally more compute."),
+                io.Float.Input("noise_strength", default=0.5, min=0.01, max=0.99, step=0.01,
+                               tooltip="How far up the noise range the copies are noised: a fraction of the "
+                                       "model's time range (0.5 in the reference pipeline), ComfyUI's percent "
+                                       "convention, the same on every model family."),
+                io.Float.Input("clamp_factor", default=3.0, min=0.01, max=100.0, step=0.1,
+                               tooltip="Removes extreme values: the map is clamped at clamp_factor × its mean "
+                                       "(per image) and divided by that, giving the soft map in [0, 1] (3 in the "
+                                       "reference pipeline). Lower: larger masks."),
+                io.Float.Input("threshold", default=0.5, min=0.0, max=1.0, step=0.01,
+                               tooltip="The mask is 1 where the soft map is above this (strictly, as the reference "
+                                       "pipeline and ThresholdMask). Lower: larger masks."),
+                seed_input("the noise added to the copies"),
+                io.Int.Input("batch_size", default=0, min=0, max=1000,
+                             tooltip="Noised copies per model call, each evaluated under both prompts in that one "
+                                     "call. 0 = all copies at once (one call); lower it if memory runs short."),
+                io.Vae.Input("vae", optional=True,
+                             tooltip="Optional: the VAE that encoded the latent, for the masks' image size. Without "
+                                     "it, latent size × 8 (SD1.x, SD2.x, SDXL, SD3, Flux)."),
+            ],
+            outputs=[
+                io.Mask.Output(display_name="mask", tooltip="The binary edit mask at image size (1 = editable)."),
+                io.Mask.Output(display_name="soft_map",
+                               tooltip="The normalised difference map in [0, 1] at image size; mask = soft_map > "
+                                       "threshold. Each latent pixel is a block of pixels (nearest upscaling)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, model, target, reference, latent, cfg, noises, noise_strength, clamp_factor, threshold, seed,
+                batch_size, vae=None) -> io.NodeOutput:
+        samples = latent["samples"]
+        adapter.check_latent(model, samples)
+        _check_conditioning(target, reference)
+        check_options(noises, clamp_factor, threshold)
+        if not 0.0 < noise_strength < 1.0:
+            raise ValueError(f"noise_strength must lie in (0, 1) (a fraction of the time range; 0.5 in the "
+                             f"reference pipeline), got {noise_strength!r}")
+        if batch_size < 0:
+            raise ValueError(f"batch_size must be ≥ 0 (0 = all copies in one call), got {batch_size!r}")
+        if not math.isfinite(cfg):
+            raise ValueError(f"cfg must be a finite number, got {cfg!r}")
+        if vae is not None and getattr(vae, "latent_channels", samples.shape[1]) != samples.shape[1]:
+            raise ValueError(f"vae makes {vae.latent_channels}-channel latents but the latent has {samples.shape[1]}: "
+                             "connect the VAE that encoded the image, or none")
+        sigma = adapter.sigma_at(model, noise_strength)
+        x0 = adapter.to_model_space(model, samples)
+        path = adapter.model_path(model)
+        size = batch_size or noises
+        progress = adapter.progress(model, math.ceil(noises / size), preview=False)
+
+        def body(evaluate: adapter.CondEvaluator):
+            def denoise_pair(x, sig):
+                return tuple(evaluate(x, sig, NAMES))  # both prompts on the copies: one batched call
+
+            return diffedit_mask(denoise_pair, x0, sigma, path, noises, adapter.seeded_generator(seed), scale=cfg,
+                                 clamp=clamp_factor, threshold=threshold, batch_size=size, callback=progress)
+
+        conds = dict(zip(NAMES, (target, reference), strict=True))
+        grid = torch.tensor([sigma, 0.0], dtype=torch.float64)
+        mask, soft = adapter.run_with_conds(model, conds, samples, grid, seed, body)
+        scale = adapter.image_scale(vae)
+        return io.NodeOutput(adapter.latent_mask_to_image(mask, scale), adapter.latent_mask_to_image(soft, scale))

@@ -1,0 +1,156 @@
+"""sync-SDE (ALGORITHMS.md §6; Zhang & Scott 2025): prompt-driven editing with two coupled SDEs.
+
+The source path noises the input along one Brownian path (no model calls); the target path starts
+at the same point and steps down under the target prompt, driven by the noise the source path
+implies under the source prompt. Only the difference of the two drifts moves the image: no
+inversion, no training, and with identical prompts the output is the input.
+
+Two forms, one body (`_SyncSampler`): the SDE Edit Sync-SDE node, and a SAMPLER for ComfyUI's
+SamplerCustomAdvanced (target prompt and cfg from the guider, the levels from any SIGMAS, e.g.
+BasicScheduler → SplitSigmas for the authors' "28 steps, starting at step 4").
+"""
+
+from __future__ import annotations
+
+import comfy.samplers
+import torch
+from comfy_api.latest import io
+
+from ..sampling import DISCRETIZATIONS, check_steps, check_t0, sync_sde
+from ..sampling.sync import check_discretization, check_start
+from . import comfy_adapter as adapter
+from .common import CATEGORY, PRECISIONS, output_latent, precision_input, scheduler_input, seed_input, steps_input
+
+
+class _SyncSampler(comfy.samplers.Sampler):
+    """sync-SDE as a ComfyUI SAMPLER: the guider's positive and cfg are the target, `source` the source prompt."""
+
+    def __init__(self, source, source_cfg: float, discretization: str, seed: int, precision: str, progress=None):
+        check_discretization(discretization)
+        self.source, self.source_cfg, self.discretization = source, source_cfg, discretization
+        self.seed, self.dtype, self.progress = seed, PRECISIONS[precision], progress  # unknown names: ValueErrors
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        if torch.count_nonzero(noise) > 0:
+            raise ValueError("noise: sync-SDE starts from the input latent and adds its own seeded noise; connect a "
+                             "Disable Noise node")
+        if denoise_mask is not None:
+            raise ValueError("latent: sync-SDE edits the whole latent; remove its noise mask (Set Latent Noise Mask)")
+        model = model_wrap.model_patcher
+        path = adapter.model_path(model)
+        check_start(sigmas, path, self.discretization)
+        denoise = adapter.SyncDenoiser(model_wrap, self.source, extra_args, noise, latent_image)
+        denoise.check_scales(self.source_cfg)
+        n = sigmas.numel() - 1
+        step = self.progress
+        if step is None and callback is not None:
+            step = lambda i, y, y0: callback(i, y0.to(torch.float32), y, n)  # noqa: E731
+        y = sync_sde(denoise, latent_image, sigmas, path, adapter.seeded_generator(self.seed),
+                     discretization=self.discretization, source_scales=self.source_cfg,
+                     target_scales=denoise.target_cfg, callback=step, dtype=self.dtype)
+        return y.to(noise.device, torch.float32)
+
+
+def _discretization_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "discretization", options=list(DISCRETIZATIONS), default="euler_maruyama",
+        tooltip="euler_maruyama: the authors' scheme (Euler-Maruyama on the reverse SDE; cannot start at pure noise "
+                "on flow models). ddpm: the DDPM step, i.e. Cycle-SDE recorded with the source prompt and "
+                "replayed with the target, in one pass.")
+
+
+def _source_inputs() -> list[io.Input]:
+    return [
+        io.Conditioning.Input("source", tooltip="The prompt that describes the INPUT image. For Flux, set its "
+                                                "guidance with FluxGuidance (the authors use 1.0)."),
+        io.Float.Input("source_cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                       tooltip="CFG scale of the source prompt (1 = no negative pass). With the target's scale and "
+                               "prompt equal to these, the output is the input."),
+    ]
+
+
+def _seed() -> io.Int.Input:
+    return seed_input("the source path's Brownian noise (the one noise both paths share)")
+
+
+class SyncSDE(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditSyncSDE",
+            display_name="SDE Edit: Sync-SDE",
+            category=f"{CATEGORY}/sync",
+            description="Edit an image by changing its prompt with two coupled SDEs (sync-SDE, Zhang & Scott "
+                        "2025): the target reverse SDE shares the Brownian noise of the source path, so only the "
+                        "difference of the two prompts' drifts moves the image. No inversion, no training; the "
+                        "same prompt twice returns the input. One batched model call per step (two under CFG "
+                        "are one batch too). Works on flow models (SD3, Flux) and EPS / V models (SD1.5, SDXL).",
+            inputs=[
+                io.Model.Input("model", tooltip="The model to edit with."),
+                *_source_inputs(),
+                io.Conditioning.Input("target", tooltip="The prompt the edit should follow (for Flux, with its own "
+                                                        "FluxGuidance)."),
+                io.Float.Input("target_cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="CFG scale of the target prompt (1 = no negative pass; guidance-distilled "
+                                       "models such as Flux use 1 and the guidance on the conditioning)."),
+                io.Latent.Input("latent", tooltip="The input image's latent (VAE Encode)."),
+                steps_input(default=24),
+                io.Float.Input(
+                    "t0", default=0.86, min=0.01, max=1.0, step=0.01,
+                    tooltip="Where both paths start: a fraction of the model's time range (1 = pure noise), as on "
+                            "the stage nodes. The levels are the last `steps` of a round(steps / t0)-step schedule, "
+                            "so the authors' '28 steps, starting at step 4' is steps 24, t0 0.86. Higher edits "
+                            "more and keeps less."),
+                scheduler_input(),
+                _seed(),
+                _discretization_input(),
+                precision_input(),
+                io.Conditioning.Input("negative", optional=True,
+                                      tooltip="Optional negative prompt, shared by both paths; needed only where a "
+                                              "cfg is not 1."),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The edited latent.")],
+        )
+
+    @classmethod
+    def execute(cls, model, source, source_cfg, target, target_cfg, latent, steps, t0, scheduler, seed,
+                discretization, precision, negative=None) -> io.NodeOutput:
+        check_t0(t0)
+        check_steps(steps)
+        samples = latent["samples"]
+        adapter.check_latent(model, samples)
+        if negative is None and (source_cfg != 1 or target_cfg != 1):
+            raise ValueError("negative: source_cfg or target_cfg is not 1 but no negative prompt is connected: "
+                             "connect one (an empty prompt is the usual choice), or set both scales to 1")
+        sigmas = adapter.level_grid(model, steps, t0, scheduler)
+        try:
+            check_start(sigmas, adapter.model_path(model), discretization)
+        except ValueError:
+            raise ValueError(f"t0: with steps {steps} and t0 {t0} the first level is pure noise (σ = 1), where "
+                             f"euler_maruyama is undefined on a flow model: lower t0 below {steps / (steps + 0.5):.3f} "
+                             "(round(steps / t0) must exceed steps), or use the ddpm discretization") from None
+        sampler = _SyncSampler(source, source_cfg, discretization, seed, precision, adapter.progress(model, steps))
+        out = adapter.run_sampler(model, adapter.Guidance(target, negative, target_cfg), samples, sigmas, seed,
+                                  sampler)
+        return io.NodeOutput(output_latent(latent, out))
+
+
+class SyncSDESampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditSyncSDESampler",
+            display_name="SDE Edit: Sync-SDE Sampler",
+            category=f"{CATEGORY}/sync",
+            description="sync-SDE as a SAMPLER for SamplerCustomAdvanced: connect Disable Noise, a CFGGuider or "
+                        "BasicGuider with the TARGET prompt (its cfg is the target's), any SIGMAS (e.g. "
+                        "BasicScheduler 28 steps → SplitSigmas at 4, the authors' default) and the input image's "
+                        "latent. The same edit as the SDE Edit: Sync-SDE node.",
+            inputs=[*_source_inputs(), _seed(), _discretization_input(), precision_input()],
+            outputs=[io.Sampler.Output()],
+        )
+
+    @classmethod
+    def execute(cls, source, source_cfg, seed, discretization, precision) -> io.NodeOutput:
+        return io.NodeOutput(_SyncSampler(source, source_cfg, discretization, seed, precision))
