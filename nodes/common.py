@@ -11,7 +11,27 @@ from . import comfy_adapter as adapter
 
 CATEGORY = "sde_edit"
 Trajectory_ = io.Custom("SDE_TRAJECTORY")
-PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+
+
+def check_choice(name: str, value, options) -> None:
+    """A combo value outside its options is a ValueError naming them: ComfyUI 0.3.75 does not check the values
+    of V3 combo inputs at validation, so a typed or stale value (an API graph, an old workflow) reaches execute."""
+    if value not in options:
+        raise ValueError(f"{name} {value!r} is not one of {', '.join(map(str, options))}: pick one of them")
+
+
+class _Choices(dict):
+    """A combo's options and their values; an unknown option raises check_choice's ValueError, not a KeyError."""
+
+    def __init__(self, name: str, items: dict):
+        super().__init__(items)
+        self.name = name
+
+    def __missing__(self, key):
+        check_choice(self.name, key, list(self))
+
+
+PRECISIONS = _Choices("precision", {"float32": torch.float32, "float64": torch.float64})
 
 
 def t0_input() -> io.Float.Input:

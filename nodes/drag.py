@@ -14,7 +14,7 @@ from ..sampling import check_steps, check_t0, ddim_invert, forward_trajectory, g
 from ..sampling.drag import DragPair, copy_paste, parse_points, substep, substep_count
 from ..sampling.samplers import sample_coupled
 from . import comfy_adapter as adapter
-from .common import CATEGORY, PRECISIONS, output_latent, seed_input
+from .common import CATEGORY, PRECISIONS, check_choice, output_latent, seed_input
 
 DEFAULT_FACTOR = 8  # SD1.x/2.x/XL, SD3 and Flux VAEs; a connected VAE says its own
 
@@ -135,6 +135,8 @@ class SDEDrag(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent, points, t0, steps, step_size, r, alpha, beta, cfg, seed,
                 method, multi_point, scheduler, precision, mask=None, vae=None) -> io.NodeOutput:
+        check_choice("method", method, ("sde", "ode"))
+        check_choice("multi_point", multi_point, ("simultaneous", "sequential"))
         check_t0(t0)
         check_steps(steps)
         samples = latent["samples"]

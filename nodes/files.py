@@ -16,6 +16,7 @@ import os
 import folder_paths
 import safetensors
 import safetensors.torch
+import torch
 from comfy_api.latest import io
 
 from ..sampling import Trajectory
@@ -68,12 +69,16 @@ def load(path: str) -> Trajectory:
         with safetensors.safe_open(path, framework="pt") as f:
             header = json.loads((f.metadata() or {})[META_KEY])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        return Trajectory.from_tensors(tensors, header)
+        traj = Trajectory.from_tensors(tensors, header)
     except (KeyError, json.JSONDecodeError, safetensors.SafetensorError, OSError, RuntimeError) as e:
         raise ValueError(f"trajectory file {name!r} is damaged or not an SDE Edit trajectory ({e}): record and save "
                          "it again") from None
     except ValueError as e:
-        raise ValueError(f"trajectory file {name!r}: {e}") from None
+        fix = "" if "again" in str(e) else ": record and save it again"
+        raise ValueError(f"trajectory file {name!r}: {e}{fix}") from None
+    if not all(bool(torch.isfinite(t).all()) for t in (*traj.latents, *(traj.residuals or ()))):
+        raise ValueError(f"trajectory file {name!r} holds non-finite values (NaN or inf): record and save it again")
+    return traj
 
 
 class SaveTrajectory(io.ComfyNode):

@@ -22,6 +22,7 @@ from .common import (
     CATEGORY,
     Trajectory_,
     cfg_inputs,
+    check_choice,
     check_trajectory,
     conditioning_inputs,
     output_latent,
@@ -85,6 +86,7 @@ class Resample(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, trajectory, method, seed,
                 mask=None) -> io.NodeOutput:
+        check_choice("method", method, ALL_METHODS)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
         traj = check_trajectory(model, trajectory, samples, method if method in METHODS else None)
@@ -143,8 +145,8 @@ class Sampler(io.ComfyNode):
     def execute(cls, trajectory, method, seed) -> io.NodeOutput:
         if not isinstance(trajectory, Trajectory):
             raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
-        if method not in METHODS:
-            trajectory.check(method=None)
+        check_choice("method", method, ALL_METHODS)
+        trajectory.check(method=method if method in METHODS else None)  # e.g. cycle_sde without residuals
         return io.NodeOutput(_TrajectorySampler(trajectory, method, seed))
 
 

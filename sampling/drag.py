@@ -124,6 +124,8 @@ def copy_paste(x: Tensor, pairs: list[DragPair], r: int, alpha: float, beta: flo
     """Eq. 12 on a copy of x [B, C, h, w]: for each latent-pixel pair, re-noise S, paste α·x[S] at T."""
     if r < 1:
         raise ValueError(f"r (the square's half-extent) must be ≥ 1 latent pixel, got {r}")
+    if not math.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number (1.1 in the paper: the paste's strength), got {alpha}")
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (1 copies the source unchanged), got {beta}")
     out = x.clone()
