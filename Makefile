@@ -2,7 +2,7 @@
 # Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
 PY := .host/venv/bin/python
 
-.PHONY: setup test test-unit test-host test-server test-browser demo lint workflows
+.PHONY: setup test test-unit test-host test-server test-browser demo lint workflows bench
 
 setup:
 	bash scripts/setup_host.sh
@@ -30,3 +30,6 @@ lint: setup
 
 workflows: setup
 	$(PY) scripts/workflows.py
+
+bench: setup
+	$(PY) scripts/benchmark.py
