@@ -9,10 +9,8 @@ Nodes run under `torch.inference_mode()`: V3 nodes as `cls.execute(**kw)`, core 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -20,39 +18,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from hostlib import CHECKPOINTS, COMFY, PACK_LINK, require_host
+from hostlib import CHECKPOINTS, load_in_process
 
 
 class Comfy:
     """The loaded ComfyUI and this pack: node calls, checkpoints, prompts and latents."""
 
     def __init__(self, quiet: bool = True):
-        require_host()
-        if str(COMFY) not in sys.path:
-            sys.path.insert(0, str(COMFY))
-        import comfy.cli_args
-
-        comfy.cli_args.args.cpu = not torch.cuda.is_available()
-        import folder_paths
-        import utils.install_util  # noqa: F401  (before `nodes`, or 13 built-in nodes fail to load)
-
         self._tmp = tempfile.TemporaryDirectory(prefix="sde_edit_bench_")
-        base = Path(self._tmp.name)
-        for kind in ("output", "input", "temp"):
-            (base / kind).mkdir()
-        folder_paths.set_output_directory(str(base / "output"))
-        folder_paths.set_input_directory(str(base / "input"))
-        folder_paths.set_temp_directory(str(base / "temp"))
         if quiet:  # ComfyUI's start-up warnings (e.g. its audio nodes without torchaudio) are not ours
             logging.getLogger().setLevel(logging.ERROR)
             warnings.filterwarnings("ignore", module="torchsde")  # its float-rounding notes, in both samplers
+        nodes = load_in_process(Path(self._tmp.name), cpu=not torch.cuda.is_available())
         import comfy.model_management
 
-        import nodes
-
-        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-        if not asyncio.run(nodes.load_custom_node(str(PACK_LINK))):
-            raise RuntimeError("ComfyUI could not load the pack (run the host tests for the import error)")
         self.nodes = nodes
         self.mm = comfy.model_management
         self._checkpoints: dict = {}

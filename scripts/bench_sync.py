@@ -17,31 +17,20 @@ Usage: python scripts/bench_sync.py [--steps 24] [--size 64] [--batch 1] [--runs
 from __future__ import annotations
 
 import argparse
-import asyncio
 import pathlib
 import statistics
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from hostlib import CHECKPOINTS, COMFY, PACK_LINK, require_host  # noqa: E402
+from hostlib import CHECKPOINTS, load_in_process  # noqa: E402
 
 
 def load_comfy():
-    """ComfyUI's `nodes` module with this pack loaded (import order as in tests/host/conftest.py)."""
-    require_host()
-    sys.path.insert(0, str(COMFY))
-    import comfy.cli_args
+    """ComfyUI's `nodes` module with this pack loaded (hostlib.load_in_process)."""
+    import tempfile
 
-    comfy.cli_args.args.cpu = True
-    import utils.install_util  # noqa: F401  (before `nodes`)
-
-    import nodes
-
-    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-    if not asyncio.run(nodes.load_custom_node(str(PACK_LINK))):
-        raise RuntimeError("ComfyUI could not load the pack")
-    return nodes
+    return load_in_process(pathlib.Path(tempfile.mkdtemp(prefix="sde_edit_bench_sync_")))
 
 
 def main() -> int:

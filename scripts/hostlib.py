@@ -174,3 +174,44 @@ class ComfyServer:
             for img in node_out.get("images", []):
                 out.append((img, self.view(img["filename"], img.get("subfolder", ""), img.get("type", "output"))))
         return out
+
+
+def load_in_process(base: pathlib.Path, cpu: bool = True):
+    """ComfyUI in this process with this pack loaded by ComfyUI's own loader; returns its `nodes` module.
+
+    The import order matters (../shared/design/HOST.md): ComfyUI's folder first on sys.path, `--cpu`
+    set before `comfy.model_management` is imported, `utils.install_util` before `nodes` (else 13
+    built-in nodes silently fail to load). Output, input and temp folders go under `base`. ComfyUI
+    only logs a pack that fails to import: here that raises, with the log.
+    """
+    import asyncio
+    import logging
+    import sys
+
+    require_host()
+    if str(COMFY) not in sys.path:
+        sys.path.insert(0, str(COMFY))
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = cpu
+    import folder_paths
+    import utils.install_util  # noqa: F401
+
+    for kind, setter in (("output", folder_paths.set_output_directory), ("input", folder_paths.set_input_directory),
+                         ("temp", folder_paths.set_temp_directory)):
+        (pathlib.Path(base) / kind).mkdir(parents=True, exist_ok=True)
+        setter(str(pathlib.Path(base) / kind))
+    import nodes
+
+    records: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: records.append(handler.format(record))
+    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+    logging.getLogger().addHandler(handler)
+    try:
+        loaded = asyncio.run(nodes.load_custom_node(str(PACK_LINK)))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    if not loaded:
+        raise RuntimeError("ComfyUI could not load the pack:\n" + "\n".join(records[-40:]))
+    return nodes

@@ -1,27 +1,12 @@
-"""The host tier: a real ComfyUI in this process, the pack loaded by ComfyUI's own loader.
-
-Import order matters (../shared/design/HOST.md): ComfyUI's folder first on sys.path, `--cpu` set
-before `comfy.model_management` is imported, `utils.install_util` before `nodes`.
-"""
+"""The host tier: a real ComfyUI in this process, the pack loaded by ComfyUI's own loader
+(hostlib.load_in_process: the import order that matters, and a failed pack import fails the tier)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 import uuid
 
 import pytest
-from hostlib import COMFY, PACK_LINK, require_host
-
-
-class LogCapture(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records: list[str] = []
-
-    def emit(self, record):
-        self.records.append(self.format(record))
 
 
 class StubServer:
@@ -80,35 +65,10 @@ class Host:
 
 @pytest.fixture(scope="session")
 def host(tmp_path_factory) -> Host:
-    require_host()
-    sys.path.insert(0, str(COMFY))
-    import comfy.cli_args
+    from hostlib import load_in_process
 
-    comfy.cli_args.args.cpu = True
-    import folder_paths
-    import utils.install_util  # noqa: F401  (before `nodes`, or 13 built-in nodes fail to load)
-
-    base = tmp_path_factory.mktemp("comfy_host")
-    for kind in ("output", "input", "temp"):
-        (base / kind).mkdir()
-    folder_paths.set_output_directory(str(base / "output"))
-    folder_paths.set_input_directory(str(base / "input"))
-    folder_paths.set_temp_directory(str(base / "temp"))
-
+    nodes = load_in_process(tmp_path_factory.mktemp("comfy_host"))
     import execution
-
-    import nodes
-
-    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-    capture = LogCapture()
-    logging.getLogger().addHandler(capture)
-    try:
-        loaded = asyncio.run(nodes.load_custom_node(str(PACK_LINK)))
-    finally:
-        logging.getLogger().removeHandler(capture)
-    # ComfyUI only logs a pack's import failure: make it fail the tier.
-    if not loaded:
-        raise RuntimeError("ComfyUI could not load the pack:\n" + "\n".join(capture.records[-40:]))
     from pack_nodes import PACK_NODE_IDS
 
     missing = sorted(set(PACK_NODE_IDS) - set(nodes.NODE_CLASS_MAPPINGS))
