@@ -57,7 +57,7 @@ def _finish(g: dict, latent_from: str, prefix: str) -> dict:
 def _record(s: Settings, prompt: str, cfg: float, t0: float, precision: str) -> dict:
     return {"class_type": "SDEEditCycleSDERecord", "inputs": {
         "model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg, "cfg_schedule": "constant",
-        "latent": ["3", 0], "t0": t0, "steps": s.steps, "seed": 0, "scheduler": "simple", "batch_size": 0,
+        "latent": ["3", 0], "t0": t0, "steps": s.steps, "seed": 0, "scheduler": "simple", "batch_size": 1,
         "independent_noise": False, "precision": precision}}
 
 
