@@ -7,6 +7,7 @@ from .diffedit import DiffEditMask
 from .drag import DragCopyPaste, SDEDrag
 from .drag_points import DragPoints
 from .files import LoadTrajectory, SaveTrajectory
+from .shapes import LoadShapesModel, ShapesPrompt
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
 from .stage2 import Resample, Sampler, TrajectorySigmas
 from .sync import SyncSDE, SyncSDESampler
@@ -18,6 +19,7 @@ NODES: list[type[io.ComfyNode]] = [
     DragPoints,
     DiffEditMask,
     SyncSDE, SyncSDESampler,
+    LoadShapesModel, ShapesPrompt,
 ]
 
 

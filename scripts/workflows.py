@@ -33,6 +33,8 @@ class Settings:
     points: str = '[{"source": [300, 384], "target": [420, 384]}]'  # for the 768 px example.png
     flow_ckpt: str = "flux1-dev-fp8.safetensors"  # a flow model (Flux, SD3.x) for the flow-model graphs
     flow_steps: int = 24  # the sync-SDE authors' Flux default: 24 steps below t0 = 24/28
+    shapes_weights: str = "shapes_cond_32.safetensors"  # the pack's own shapes model (nodes/shapes_weights/)
+    shapes_size: int = 32  # the side it was trained at
 
 
 def _base(s: Settings, source: str, target: str | None = None, negative: str = "") -> dict:
@@ -205,6 +207,44 @@ def sync_sde_sd(s: Settings) -> dict:
     return _finish(g, "10", "sde_edit/sync_sde_sd")
 
 
+def _shapes_base(s: Settings, source: str, target: str | None = None) -> dict:
+    """The pack's shapes model, its class prompts ("" = the null class, CFG's negative) and a KSampler-drawn scene
+    ("3"): no checkpoint, no input image."""
+    g = {
+        "1": {"class_type": "SDEEditLoadShapesModel", "inputs": {"weights": s.shapes_weights}},
+        "4": {"class_type": "SDEEditShapesPrompt", "inputs": {"text": source}},
+        "5": {"class_type": "SDEEditShapesPrompt", "inputs": {"text": ""}},
+        "2": {"class_type": "EmptyChromaRadianceLatentImage", "inputs": {
+            "width": s.shapes_size, "height": s.shapes_size, "batch_size": 1}},
+        "3": {"class_type": "KSampler", "inputs": {
+            "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent_image": ["2", 0], "seed": 0,
+            "steps": s.steps, "cfg": 3.0, "sampler_name": "dpmpp_2m_sde", "scheduler": "karras", "denoise": 1.0}},
+    }
+    if target is not None:
+        g["6"] = {"class_type": "SDEEditShapesPrompt", "inputs": {"text": target}}
+    return g
+
+
+def _shapes_finish(g: dict, latent_from: str, prefix: str) -> dict:
+    g["20"] = {"class_type": "VAEDecode", "inputs": {"samples": [latent_from, 0], "vae": ["1", 1]}}
+    g["21"] = {"class_type": "SaveImage", "inputs": {"images": ["20", 0], "filename_prefix": prefix}}
+    return g
+
+
+def shapes_generate(s: Settings) -> dict:
+    """The shapes model with core nodes: KSampler draws a scene of the prompt's class ("red disc") on a CPU."""
+    return _shapes_finish(_shapes_base(s, "red disc"), "3", "sde_edit/shapes_generate")
+
+
+def shapes_prompt_change(s: Settings) -> dict:
+    """A real edit out of the box: draw a red disc, record it with Cycle-SDE, replay the record as a blue disc."""
+    g = _shapes_base(s, "red disc", "blue disc")
+    g["10"] = _record(s, "4", 3.0, 0.6, "float32")
+    g["10"]["inputs"]["latent"] = ["3", 0]  # the drawn scene, not an encoded input image
+    g["11"] = _resample("6", "10", "cycle_sde", 3.0)
+    return _shapes_finish(g, "11", "sde_edit/shapes_prompt_change")
+
+
 WORKFLOWS = {
     "sde_edit_sde_drag": sde_drag,
     "sde_edit_sde_drag_primitives": sde_drag_primitives,
@@ -218,6 +258,8 @@ WORKFLOWS = {
     "sde_edit_diffedit_ode": diffedit_ode,
     "sde_edit_sync_sde_flux": sync_sde_flux,
     "sde_edit_sync_sde_sd": sync_sde_sd,
+    "sde_edit_shapes_generate": shapes_generate,
+    "sde_edit_shapes_prompt_change": shapes_prompt_change,
 }
 
 # --- API graph -> UI workflow ---------------------------------------------------------------

@@ -18,4 +18,6 @@ PACK_NODE_IDS = (
     "SDEEditDiffEditMask",
     "SDEEditSyncSDE",
     "SDEEditSyncSDESampler",
+    "SDEEditLoadShapesModel",
+    "SDEEditShapesPrompt",
 )

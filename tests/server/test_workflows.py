@@ -10,7 +10,8 @@ from PIL import Image
 from workflows import OUT_DIR, WORKFLOWS, Settings, render_all
 
 TINY = Settings(ckpt=CHECKPOINTS["sd15"], image="wf_input.png", steps=3,
-                points='[{"source": [16, 32], "target": [40, 32]}]', flow_ckpt=CHECKPOINTS["sd3"], flow_steps=4)
+                points='[{"source": [16, 32], "target": [40, 32]}]', flow_ckpt=CHECKPOINTS["sd3"], flow_steps=4,
+                shapes_size=64)
 
 
 @pytest.fixture(scope="module")
