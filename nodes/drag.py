@@ -16,8 +16,6 @@ from ..sampling.samplers import sample_coupled
 from . import comfy_adapter as adapter
 from .common import CATEGORY, PRECISIONS, check_choice, output_latent, seed_input
 
-DEFAULT_FACTOR = 8  # SD1.x/2.x/XL, SD3 and Flux VAEs; a connected VAE says its own
-
 
 def points_input() -> io.String.Input:
     return io.String.Input(
@@ -43,12 +41,12 @@ def drag_shape_inputs() -> list[io.Input]:
 def vae_input() -> io.Vae.Input:
     return io.Vae.Input("vae", optional=True,
                         tooltip="Optional: the VAE whose downscale factor maps image pixels to latent pixels "
-                                f"(without it: {DEFAULT_FACTOR}, right for SD and Flux families).")
+                                "(without it: 8, right for the SD and Flux families).")
 
 
 def latent_pairs(points: str, samples, vae=None) -> tuple[list[DragPair], int]:
     """The drags in latent pixels, checked against the image the latent stands for; and the factor."""
-    factor = int(getattr(vae, "downscale_ratio", DEFAULT_FACTOR)) if vae is not None else DEFAULT_FACTOR
+    factor = adapter.image_scale(vae)
     h, w = samples.shape[-2:]
     pairs = parse_points(points, w * factor, h * factor)
     return [p.scaled_down(factor) for p in pairs], factor
