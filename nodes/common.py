@@ -87,10 +87,16 @@ def conditioning_inputs() -> list[io.Input]:
     ]
 
 
-def check_trajectory(model, trajectory: Trajectory, samples: torch.Tensor, method: str) -> Trajectory:
-    """Stage 2's checks, each a ValueError that says what to change."""
+def require_trajectory(trajectory) -> Trajectory:
+    """The input itself, if it is a trajectory (a wrong link is a user error, said plainly)."""
     if not isinstance(trajectory, Trajectory):
         raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+    return trajectory
+
+
+def check_trajectory(model, trajectory: Trajectory, samples: torch.Tensor, method: str) -> Trajectory:
+    """Stage 2's checks, each a ValueError that says what to change."""
+    require_trajectory(trajectory)
     recorded = trajectory.meta.get("model")
     here = adapter.model_identity(model)
     if recorded is not None and recorded != here:

@@ -21,7 +21,7 @@ from comfy_api.latest import io
 
 from ..sampling import Trajectory
 from . import comfy_adapter as adapter
-from .common import CATEGORY, Trajectory_, check_trajectory
+from .common import CATEGORY, Trajectory_, check_trajectory, require_trajectory
 
 SUFFIX = ".trajectory.safetensors"
 META_KEY = "sde_edit_trajectory"
@@ -101,8 +101,7 @@ class SaveTrajectory(io.ComfyNode):
 
     @classmethod
     def execute(cls, trajectory, filename_prefix) -> io.NodeOutput:
-        if not isinstance(trajectory, Trajectory):
-            raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        require_trajectory(trajectory)
         out_dir = folder_paths.get_output_directory()
         try:
             folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)

@@ -26,6 +26,7 @@ from .common import (
     check_trajectory,
     conditioning_inputs,
     output_latent,
+    require_trajectory,
     seed_input,
     start_state,
 )
@@ -143,8 +144,7 @@ class Sampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, trajectory, method, seed) -> io.NodeOutput:
-        if not isinstance(trajectory, Trajectory):
-            raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        require_trajectory(trajectory)
         check_choice("method", method, ALL_METHODS)
         trajectory.check(method=method if method in METHODS else None)  # e.g. cycle_sde without residuals
         return io.NodeOutput(_TrajectorySampler(trajectory, method, seed))
@@ -164,6 +164,5 @@ class TrajectorySigmas(io.ComfyNode):
 
     @classmethod
     def execute(cls, trajectory) -> io.NodeOutput:
-        if not isinstance(trajectory, Trajectory):
-            raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        require_trajectory(trajectory)
         return io.NodeOutput(trajectory.sigmas.to(torch.float32))
