@@ -37,6 +37,17 @@ def require_host() -> None:
         raise RuntimeError(f"the test host is not built ({missing[0]} is missing): run `make setup`")
 
 
+def cpu_threads() -> int:
+    """Torch threads for a CPU job here: 1 when something else already keeps a core busy (load average ≥ 1).
+
+    On a 2-core machine shared with another torch process, two threads each spin-wait for the other
+    and run 4–30× slower than one (docs/shapes_training.md, SHAPES.md); set OMP_NUM_THREADS to choose.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return int(os.environ["OMP_NUM_THREADS"])
+    return 1 if os.getloadavg()[0] >= 1.0 else (os.cpu_count() or 1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,6 +91,7 @@ class ComfyServer:
             "--database-url", f"sqlite:///{self.base / 'comfyui.db'}", *self.extra_args,
         ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.setdefault("OMP_NUM_THREADS", str(cpu_threads()))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
