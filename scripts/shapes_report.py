@@ -88,8 +88,11 @@ def main(argv=None) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for stem in map(pathlib.Path, args.stems):
         model, record = load(stem)
-        every = record["loss_every"]
-        ax.plot([every * (i + 1) for i in range(len(record["loss_curve"]))], record["loss_curve"], label=stem.name)
+        every, init = record["loss_every"], record.get("init", {})
+        curve = init.get("loss_curve", []) + record["loss_curve"]  # a continued run (--init): the whole history
+        line, = ax.plot([every * (i + 1) for i in range(len(curve))], curve, label=stem.name)
+        if init:
+            ax.axvline(init["steps"], color=line.get_color(), linestyle=":", linewidth=1)
         size = record["settings"]["size"]
         if model.n_classes:
             labels = torch.arange(world.N_CLASSES).repeat_interleave(args.per_class)
@@ -98,7 +101,8 @@ def main(argv=None) -> None:
         n = len(labels) if labels is not None else 8 * args.per_class
         images = sample(model, labels, size, args.steps, args.cfg, args.seed, n)
         stats = statistics(images, labels)
-        print(json.dumps({"model": stem.name, "steps": record["steps"], "train_seconds": record["train_seconds"],
+        print(json.dumps({"model": stem.name, "steps": record["steps"] + init.get("steps", 0),
+                          "train_seconds": record["train_seconds"] + init.get("train_seconds", 0),
                           "final_loss": round(record["final_loss"], 4)} | stats))
         grid = images.view(-1, args.per_class, 3, size, size).permute(0, 3, 1, 4, 2)
         grid = grid.reshape(grid.shape[0] * size, args.per_class * size, 3)

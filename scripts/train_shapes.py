@@ -106,9 +106,11 @@ def main(argv=None) -> None:
 
         model.load_state_dict({k: v.float() for k, v in load_file(args.init + ".safetensors").items()})
         prev = json.loads(pathlib.Path(args.init + ".json").read_text())
-        init = {"from": args.init, "steps": prev["steps"] + prev.get("init", {}).get("steps", 0),
-                "train_seconds": prev["train_seconds"] + prev.get("init", {}).get("train_seconds", 0),
-                "final_loss": prev["final_loss"]}
+        earlier = prev.get("init", {})
+        init = {"from": args.init, "steps": prev["steps"] + earlier.get("steps", 0),
+                "train_seconds": prev["train_seconds"] + earlier.get("train_seconds", 0),
+                "final_loss": prev["final_loss"],
+                "loss_curve": earlier.get("loss_curve", []) + prev["loss_curve"]}  # the whole history, oldest first
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
