@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from hostlib import CHECKPOINTS, PromptFailed
 from pack_nodes import PACK_NODE_IDS
 from PIL import Image
@@ -81,13 +82,38 @@ def test_a_trajectory_from_another_model_fails_the_prompt_with_the_fix(comfy_ser
     comfy_server.run(reconstruction_graph(CHECKPOINTS["sd15"], "server_in.png", steps=2))
 
 
+def test_the_main_job_graph_runs_on_the_shapes_model(comfy_server):
+    """`make demo` (no checkpoint) queues this graph on its own server; here on the shared one, at 8 steps:
+    the drags move the red disc to the right, the recolour turns red into blue."""
+    from demo import drag_graph, shapes_scene
+
+    from sampling import shapes_world as world
+
+    cx, cy, radius = shapes_scene(comfy_server.dirs["input"] / "demo_shapes.png", seed=1)
+    points = [{"source": [cx * 32, cy * 32], "target": [(cx + 0.4) * 32, cy * 32]}]
+    graph = drag_graph("demo_shapes.png", points, steps=8, t0=0.6, cfg=3.0, seed=1, r=round(radius * 32) + 2,
+                       recolour=("red disc", "blue disc"))
+    images = {meta["filename"].split("_")[1]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+              for meta, png in comfy_server.images(comfy_server.run(graph)) if meta["type"] == "output"}
+    assert set(images) == {"arrows", "sde", "ode", "recolour"} and all(im.shape == (32, 32, 3)
+                                                                     for im in images.values())
+    red, blue = world.COLOURS.index("red"), world.COLOURS.index("blue")
+    for name in ("sde", "ode", "recolour"):
+        hits = world.palette_pixels(torch.from_numpy(images[name] / 255.0).permute(2, 0, 1)[None].float())[0]
+        if name == "recolour":
+            assert hits[blue].sum() > 10, "no blue object after the recolour"
+        else:
+            xs = torch.nonzero(hits[red], as_tuple=True)[1].float()
+            assert len(xs) > 10 and xs.mean() + 0.5 > cx * 32 + 4, f"{name}: the red disc did not move right"
+
+
 def test_the_main_job_graph_runs(comfy_server):
-    """`make demo` queues this graph on its own server; here it runs on the shared one, at 64 px."""
+    """`make demo --checkpoint NAME` queues this graph on its own server; here on the shared one, at 64 px."""
     from demo import drag_graph, draw_input
 
     draw_input(comfy_server.dirs["input"] / "demo_input.png", 64)
     points = [{"source": [32, 32], "target": [48, 32]}]
-    graph = drag_graph("demo_input.png", CHECKPOINTS["sd15"], points, steps=2, t0=0.6, cfg=3.0, seed=1)
+    graph = drag_graph("demo_input.png", points, steps=2, t0=0.6, cfg=3.0, seed=1, ckpt=CHECKPOINTS["sd15"])
     images = {meta["filename"].split("_")[1]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
               for meta, png in comfy_server.images(comfy_server.run(graph)) if meta["type"] == "output"}
     assert set(images) == {"arrows", "sde", "ode"} and all(im.shape == (64, 64, 3) for im in images.values())
