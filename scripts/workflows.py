@@ -35,6 +35,9 @@ class Settings:
     flow_steps: int = 24  # the sync-SDE authors' Flux default: 24 steps below t0 = 24/28
     shapes_weights: str = "shapes_cond_32.safetensors"  # the pack's own shapes model (nodes/shapes_weights/)
     shapes_size: int = 32  # the side it was trained at
+    # The drag of the shapes drag example, as fractions of the side: from the centre of the disc KSampler draws
+    # (seed 0, the committed weights) to the other half of the picture. Re-click it in Drag Points at will.
+    shapes_drag: tuple[float, float, float, float] = (0.53, 0.63, 0.3, 0.3)
 
 
 def _base(s: Settings, source: str, target: str | None = None, negative: str = "") -> dict:
@@ -245,6 +248,23 @@ def shapes_prompt_change(s: Settings) -> dict:
     return _shapes_finish(g, "11", "sde_edit/shapes_prompt_change")
 
 
+def shapes_drag(s: Settings) -> dict:
+    """SDE-Drag on the shapes model out of the box: KSampler draws a red disc, Drag Points shows it (click a
+    source and a target on the node to change the drag), SDE-Drag moves it (r covers the disc)."""
+    g = _shapes_base(s, "red disc")
+    size, (sx, sy, tx, ty) = s.shapes_size, s.shapes_drag
+    points = [{"source": [round(sx * size, 1), round(sy * size, 1)],
+               "target": [round(tx * size, 1), round(ty * size, 1)]}]
+    g["7"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["1", 1]}}
+    g["8"] = {"class_type": "SDEEditDragPoints", "inputs": {"image": ["7", 0], "points": json.dumps(points)}}
+    g["10"] = {"class_type": "SDEEditSDEDrag", "inputs": {
+        "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent": ["3", 0], "points": ["8", 0],
+        "t0": 0.6, "steps": s.steps, "step_size": 2.0, "r": max(1, round(0.25 * size)), "alpha": 1.1, "beta": 0.3,
+        "cfg": 3.0, "seed": 0, "method": "sde", "multi_point": "simultaneous", "scheduler": "simple",
+        "precision": "float32", "vae": ["1", 1]}}
+    return _shapes_finish(g, "10", "sde_edit/shapes_drag")
+
+
 WORKFLOWS = {
     "sde_edit_sde_drag": sde_drag,
     "sde_edit_sde_drag_primitives": sde_drag_primitives,
@@ -260,6 +280,7 @@ WORKFLOWS = {
     "sde_edit_sync_sde_sd": sync_sde_sd,
     "sde_edit_shapes_generate": shapes_generate,
     "sde_edit_shapes_prompt_change": shapes_prompt_change,
+    "sde_edit_shapes_drag": shapes_drag,
 }
 
 # --- API graph -> UI workflow ---------------------------------------------------------------
