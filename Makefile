@@ -2,7 +2,7 @@
 # Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
 PY := .host/venv/bin/python
 
-.PHONY: setup test test-unit test-host test-server test-browser demo lint workflows bench
+.PHONY: setup test test-unit test-host test-server test-browser demo lint workflows bench bench-shapes
 
 setup:
 	bash scripts/setup_host.sh
@@ -33,3 +33,12 @@ workflows: setup
 
 bench: setup
 	$(PY) scripts/benchmark.py
+
+# The shapes ground-truth benchmarks (docs/shapes_benchmarks.md): about 70 min on one CPU core; the four
+# `run` lines are independent and may run side by side (one torch thread each).
+bench-shapes: setup
+	$(PY) scripts/bench_shapes.py run drag --scenes 100
+	$(PY) scripts/bench_shapes.py run diffedit --scenes 100
+	$(PY) scripts/bench_shapes.py run semantic --scenes 100
+	$(PY) scripts/bench_shapes.py run sweeps --scenes 8
+	$(PY) scripts/bench_shapes.py report
