@@ -302,6 +302,15 @@ def _ordered_inputs(info: dict) -> list[tuple[str, list]]:
     return out
 
 
+def _add_link(links: list, out_links: dict, value: list, dst: int, dst_slot: int, kind: str, ids: dict) -> int:
+    """Append the link [id, from node, from slot, to node, to slot, type] of an input `value` = [node, slot]."""
+    link = len(links) + 1
+    src, slot = value
+    links.append([link, ids[src], slot, dst, dst_slot, kind])
+    out_links.setdefault((src, slot), []).append(link)
+    return link
+
+
 def to_ui(graph: dict, object_info: dict) -> dict:
     """The UI (litegraph) workflow of an API-format graph, laid out left to right by depth."""
     ids = {nid: int(nid) for nid in graph}
@@ -320,19 +329,22 @@ def to_ui(graph: dict, object_info: dict) -> dict:
         inputs, widgets = [], []
         for name, spec in _ordered_inputs(info):
             value = node["inputs"].get(name)
+            opts = spec[1] if len(spec) > 1 else {}
+
             if _is_widget(spec):
-                widgets.append(value if value is not None else spec[1].get("default"))
-                if len(spec) > 1 and spec[1].get("control_after_generate"):
+                linked = isinstance(value, list)  # a widget fed by a link: the socket carries the value
+                widgets.append(opts.get("default") if linked or value is None else value)
+                if opts.get("control_after_generate"):
                     widgets.append("fixed")
-                if len(spec) > 1 and spec[1].get("image_upload"):
+                if opts.get("image_upload"):
                     widgets.append("image")
+                if linked:
+                    kind = "COMBO" if isinstance(spec[0], list) else spec[0]
+                    link = _add_link(links, out_links, value, ids[nid], len(inputs), kind, ids)
+                    inputs.append({"name": name, "type": kind, "widget": {"name": name}, "link": link})
             else:
-                link = None
-                if isinstance(value, list):
-                    link = len(links) + 1
-                    src, slot = value
-                    links.append([link, ids[src], slot, ids[nid], len(inputs), spec[0]])
-                    out_links.setdefault((src, slot), []).append(link)
+                link = (_add_link(links, out_links, value, ids[nid], len(inputs), spec[0], ids)
+                        if isinstance(value, list) else None)
                 entry = {"name": name, "type": spec[0], "link": link}
                 if name in info["input"].get("optional", {}):
                     entry["shape"] = 7  # the frontend's hollow dot for an optional socket
