@@ -380,7 +380,11 @@ def write_rows(task: str, rows: list[dict], out: pathlib.Path, **meta) -> pathli
             "machine": machine()} | meta
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{task}.json"
-    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=0) + "\n")
+    def rounded(r: dict) -> dict:  # 5 decimals: far below any difference the report resolves
+        return {k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()}
+
+    body = ",\n".join(json.dumps(rounded(r)) for r in rows)  # one row a line: small files, readable diffs
+    path.write_text(f'{{"meta": {json.dumps(meta)},\n"rows": [\n{body}\n]}}\n')
     return path
 
 
