@@ -139,13 +139,14 @@ def side_by_side(panels: dict, order: list[tuple[str, str]], zoom: int, arrows: 
         draw.text((k * pw + 4, ph + 2), label, fill="black")
     for x0, y0, x1, y1 in arrows or []:
         a, b = (x0 * zoom, y0 * zoom), (x1 * zoom, y1 * zoom)
-        draw.line((a, b), fill="white", width=max(1, zoom // 2))
+        width, head = max(2, pw // 64), max(8, pw // 12)  # sized by the panel: 32 px × 8 or 512 px × 1
         dx, dy = b[0] - a[0], b[1] - a[1]
         n = max((dx * dx + dy * dy) ** 0.5, 1e-6)
-        ux, uy, head = dx / n, dy / n, 3 * zoom
+        ux, uy = dx / n, dy / n
+        draw.line((a, (b[0] - head * ux / 2, b[1] - head * uy / 2)), fill="white", width=width)  # ends in the head
         draw.polygon([b, (b[0] - head * ux + head * uy / 2, b[1] - head * uy - head * ux / 2),
                       (b[0] - head * ux - head * uy / 2, b[1] - head * uy + head * ux / 2)], fill="white")
-        draw.ellipse((a[0] - zoom, a[1] - zoom, a[0] + zoom, a[1] + zoom), outline="white", width=2)
+        draw.ellipse((a[0] - head / 3, a[1] - head / 3, a[0] + head / 3, a[1] + head / 3), outline="white", width=width)
     return out
 
 
