@@ -111,15 +111,11 @@ class Bench:
         self.torch = torch
         self.nodes = nodes or load_in_process(pathlib.Path(tempfile.mkdtemp(prefix="sde_edit_bench_")))
         model, self.vae = self.call("SDEEditLoadShapesModel", weights=weights)
-        self.passes, self.rows = 0, 0
-        self.model = model.clone()
-        self.model.set_model_unet_function_wrapper(self._count)
-        self.null = self.prompt("")
+        from bench_host import CallCounter  # the benchmarks' one pass counter (ComfyUI's unet wrapper hook)
 
-    def _count(self, apply_model, args):
-        self.passes += 1
-        self.rows += int(args["input"].shape[0])
-        return apply_model(args["input"], args["timestep"], **args["c"])
+        self.counter = CallCounter(model)
+        self.model = self.counter.model
+        self.null = self.prompt("")
 
     def call(self, node_id: str, **kw):
         with self.torch.inference_mode():
@@ -130,10 +126,11 @@ class Bench:
 
     def measure(self, fn):
         """(result, {"calls", "rows", "seconds"}) of fn()."""
-        self.passes = self.rows = 0
+        self.counter.rows.clear()
         start = time.perf_counter()
         result = fn()
-        return result, {"calls": self.passes, "rows": self.rows, "seconds": round(time.perf_counter() - start, 3)}
+        seconds = round(time.perf_counter() - start, 3)
+        return result, {"calls": self.counter.calls, "rows": sum(self.counter.rows), "seconds": seconds}
 
 
 def latent_of(scene):

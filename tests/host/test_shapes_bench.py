@@ -64,7 +64,7 @@ def test_drags_move_the_object_towards_the_target(results):
         if r["method"] == "sde":
             assert r["lost"] == 0 and r["dist"] < r["drag_px"], r
         elif r["method"] == "ode":
-            assert r["lost"] == 1 or r["dist"] >= 0
+            assert (r["lost"] == 1) == math.isnan(r["dist"]), r  # lost exactly when no object is found
         else:
             assert r["dist"] < 1.5 and r["iou"] > 0.6, r
     floor = [r["hole_err"] for r in rows["drag"] if r["method"] == "copy_paste"]
@@ -97,9 +97,9 @@ def test_diffedit_rows(results):
     for r in rows:
         ious = [r[f"iou@{t}"] for t in THRESHOLDS]
         assert all(0 <= v <= 1 for v in ious)
-    # The map does find the object: at its best threshold it overlaps the true mask clearly.
+    # The map does find the object: at its best threshold it overlaps the true mask clearly (0.68 on 100 scenes).
     best = max(sum(r[f"iou@{t}"] for r in rows) / len(rows) for t in THRESHOLDS)
-    assert best > 0.3
+    assert best > 0.45, best
 
 
 def test_report_from_the_rows(results):
