@@ -45,12 +45,33 @@ def model_path(model) -> str:
     return "flow" if isinstance(model_sampling(model), comfy.model_sampling.CONST) else "ve"
 
 
-def level_grid(model, steps: int, t0: float, scheduler: str) -> torch.Tensor:
-    """σ_0 = σ(t0) > … > σ_steps: the tail of a full `round(steps / t0)`-step schedule (float64)."""
+GRIDS = ("scheduler", "paper")
+
+
+def level_grid(model, steps: int, t0: float, scheduler: str, grid: str = "scheduler") -> torch.Tensor:
+    """σ_0 ≈ σ(t0) > … > σ_steps, float64, from a full schedule of N = round(steps / t0) steps.
+
+    grid "scheduler": the tail of ComfyUI's `scheduler` schedule (as KSampler with denoise = t0), which
+    ends at σ = 0. grid "paper": the authors' grid, uniform in the model's timestep over its training
+    table (levels at table index round(k·L/N), k = steps … 0, L the table length), which ends at the
+    lowest training level σ_min > 0, where the input is taken as the state (no step to σ = 0).
+    """
+    if grid not in GRIDS:
+        raise ValueError(f"grid {grid!r} is not one of {', '.join(GRIDS)}")
     if scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler {scheduler!r} is not one of ComfyUI's: {', '.join(SCHEDULERS)}")
-    full = comfy.samplers.calculate_sigmas(model_sampling(model), scheduler, max(steps, round(steps / t0)))
-    return full[-(steps + 1):].to(torch.float64).cpu()
+    ms = model_sampling(model)
+    full = max(steps, round(steps / t0))
+    if grid == "paper":
+        table = ms.sigmas.to(torch.float64).cpu()
+        if full > len(table):
+            raise ValueError(f"grid paper: {steps} steps below t0 = {t0} need {full} levels, more than the model's "
+                             f"{len(table)} training levels: use at most {int(len(table) * t0)} steps, or grid "
+                             "scheduler")
+        index = [min(round(k * len(table) / full), len(table) - 1) for k in range(steps, -1, -1)]
+        return table[index]
+    sigmas = comfy.samplers.calculate_sigmas(ms, scheduler, full)
+    return sigmas[-(steps + 1):].to(torch.float64).cpu()
 
 
 def model_identity(model) -> dict[str, Any]:
@@ -309,11 +330,6 @@ def progress(model, total: int, preview: bool = True) -> Callable[[int, torch.Te
             bar.update_absolute(i + 1, total)
 
     return update
-
-
-def seeded_generator(seed: int) -> torch.Generator:
-    """ComfyUI-style seeded noise lives on the CPU: the same seed gives the same image on any device."""
-    return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
 # --- sync-SDE: the source rows and the target rows of a step in one forward pass ------------------

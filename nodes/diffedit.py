@@ -11,7 +11,7 @@ import math
 import torch
 from comfy_api.latest import io
 
-from ..sampling import diffedit_mask
+from ..sampling import diffedit_mask, streams
 from ..sampling.diffedit import check_options
 from . import comfy_adapter as adapter
 from .common import CATEGORY, seed_input
@@ -113,7 +113,7 @@ class DiffEditMask(io.ComfyNode):
             def denoise_pair(x, sig):
                 return tuple(evaluate(x, sig, NAMES))  # both prompts on the copies: one batched call
 
-            return diffedit_mask(denoise_pair, x0, sigma, path, noises, adapter.seeded_generator(seed), scale=cfg,
+            return diffedit_mask(denoise_pair, x0, sigma, path, noises, streams.generator(seed, "diffedit"), scale=cfg,
                                  clamp=clamp_factor, threshold=threshold, batch_size=size, callback=progress)
 
         conds = dict(zip(NAMES, (target, reference), strict=True))

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..sampling import check_steps, check_t0, ddim_invert, forward_trajectory, guidance_scales, sample
-from ..sampling.drag import DragPair, copy_paste, parse_points, substep, substep_count
-from ..sampling.samplers import sample_coupled
+from ..sampling import check_steps, check_t0, guidance_scales, streams
+from ..sampling.drag import (
+    DRAG_METHODS,
+    MULTI_POINT,
+    SQUARE_NOISES,
+    DragPair,
+    copy_paste,
+    drag_plan,
+    drag_steps,
+    parse_points,
+    sde_drag,
+)
+from ..sampling.schedule import marginal_std
 from . import comfy_adapter as adapter
-from .common import CATEGORY, PRECISIONS, check_choice, output_latent, seed_input
+from .common import CATEGORY, PRECISIONS, Trajectory_, check_choice, output_latent, require_trajectory, seed_input
+
+# The node's defaults for the two SDE-Drag options (the paper's algorithm is grid paper + square_noise
+# recorded); chosen on held-out shapes scenes, see docs/shapes_benchmarks.md.
+DEFAULT_GRID = "scheduler"
+DEFAULT_SQUARE_NOISE = "recorded"
 
 
 def points_input() -> io.String.Input:
@@ -63,24 +78,29 @@ class DragCopyPaste(io.ComfyNode):
                         "square at the source, re-noise the source (β), paste α × the copy at the target. Put it "
                         "between a stage-1 node and Resample.",
             inputs=[
-                io.Model.Input("model", tooltip="The model of stage 1: the paste and its noise happen in its latent "
-                                                "space (where the diffusion noise has unit variance)."),
+                io.Model.Input("model", tooltip="The model of stage 1: the paste happens in its latent space."),
                 io.Latent.Input("latent", tooltip="x_t0, the noisy latent of a stage-1 node."),
+                Trajectory_.Input("trajectory", tooltip="The stage-1 node's trajectory: its level σ(t0) sets the "
+                                                        "scale of the fresh noise, so the re-noised square has the "
+                                                        "latent's own variance at t0 on every model family."),
                 points_input(),
                 *drag_shape_inputs(),
-                seed_input("the noise put into the source squares"),
+                seed_input("the noise put into the source squares (the 'paste' stream)"),
                 vae_input(),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="x̃_t0 with the drags pasted.")],
         )
 
     @classmethod
-    def execute(cls, model, latent, points, r, alpha, beta, seed, vae=None) -> io.NodeOutput:
+    def execute(cls, model, latent, trajectory, points, r, alpha, beta, seed, vae=None) -> io.NodeOutput:
+        traj = require_trajectory(trajectory)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
+        traj.check(like=samples, path=adapter.model_path(model))
         pairs, _ = latent_pairs(points, samples, vae)
         x = adapter.to_model_space(model, samples)
-        out = copy_paste(x, pairs, r, alpha, beta, adapter.seeded_generator(seed))
+        std = marginal_std(traj.sigmas[0], traj.path)
+        out = copy_paste(x, pairs, r, alpha, beta, streams.generator(seed, "paste"), std)
         return io.NodeOutput(output_latent(latent, adapter.to_latent_space(model, out)))
 
 
@@ -111,17 +131,25 @@ class SDEDrag(io.ComfyNode):
                 *drag_shape_inputs(),
                 io.Float.Input("cfg", default=3.0, min=1.0, max=30.0, step=0.1,
                                tooltip="Guidance scale at t0, falling linearly to 1 at the last step (the paper: 3)."),
-                seed_input("the forward noise and the paste noise (sub-step i uses seed + i)"),
-                io.Combo.Input("method", options=["sde", "ode"], default="sde",
+                seed_input("the drag's noise (streams 'forward', 'paste' and 'fresh' of each sub-step)"),
+                io.Combo.Input("method", options=list(DRAG_METHODS), default="sde",
                                tooltip="sde: SDE-Drag (Cycle-SDE, one batched model call a step). ode: ODE-Drag, the "
                                        "baseline (DDIM inversion and DDIM: twice the calls)."),
-                io.Combo.Input("multi_point", options=["simultaneous", "sequential"], default="simultaneous",
+                io.Combo.Input("multi_point", options=list(MULTI_POINT), default="simultaneous",
                                tooltip="simultaneous: all drags move together, sub-step by sub-step (the paper). "
                                        "sequential: one drag after the other, each in its own sub-steps."),
                 io.Combo.Input("scheduler", options=list(adapter.SCHEDULERS), default="simple",
-                               tooltip="ComfyUI's scheduler that places the noise levels."),
+                               tooltip="ComfyUI's scheduler that places the noise levels (grid scheduler only)."),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="float32",
                                tooltip="dtype of the solver state and the trajectory."),
+                io.Combo.Input("grid", options=list(adapter.GRIDS), default=DEFAULT_GRID,
+                               tooltip="scheduler: the tail of ComfyUI's schedule, ending at σ = 0. paper: the "
+                                       "authors' grid, uniform in the model's timestep, ending at its lowest training level "
+                                       "(no step to σ = 0)."),
+                io.Combo.Input("square_noise", options=list(SQUARE_NOISES), default=DEFAULT_SQUARE_NOISE,
+                               tooltip="sde only. recorded: replay the recorded noise everywhere (the paper). fresh: "
+                                       "fresh noise inside the two squares of each sub-step, so the old object's "
+                                       "edges are not replayed where it moves (less ghosting); exact elsewhere."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="Optional. White = may change; elsewhere each step follows the trajectory "
                                       "(the paper's mask). Absent: everything may change."),
@@ -132,44 +160,28 @@ class SDEDrag(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent, points, t0, steps, step_size, r, alpha, beta, cfg, seed,
-                method, multi_point, scheduler, precision, mask=None, vae=None) -> io.NodeOutput:
-        check_choice("method", method, ("sde", "ode"))
-        check_choice("multi_point", multi_point, ("simultaneous", "sequential"))
+                method, multi_point, scheduler, precision, grid=DEFAULT_GRID, square_noise=DEFAULT_SQUARE_NOISE,
+                mask=None, vae=None) -> io.NodeOutput:
+        check_choice("method", method, DRAG_METHODS)
+        check_choice("multi_point", multi_point, MULTI_POINT)
+        check_choice("grid", grid, adapter.GRIDS)
+        check_choice("square_noise", square_noise, SQUARE_NOISES)
         check_t0(t0)
         check_steps(steps)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
         pairs, _ = latent_pairs(points, samples, vae)
-        groups = [pairs] if multi_point == "simultaneous" else [[p] for p in pairs]
-        plan = [substep(g, i, m) for g in groups for m in [substep_count(g, step_size)] for i in range(m)]
-        sigmas = adapter.level_grid(model, steps, t0, scheduler)
+        plan = drag_plan(pairs, step_size, multi_point)
+        sigmas = adapter.level_grid(model, steps, t0, scheduler, grid)
         path, dt = adapter.model_path(model), PRECISIONS[precision]
         scales = guidance_scales(steps, cfg, "linear")
         m_lat = adapter.mask_to_latent(mask, samples)
-        per_substep = steps if method == "sde" else 2 * steps
-        bar = adapter.progress(model, len(plan) * per_substep)
+        bar = adapter.progress(model, drag_steps(plan, steps, method))
         x = adapter.to_model_space(model, samples).to(dt)
 
         def body(denoise):
-            state = x
-            for k, pairs_k in enumerate(plan):
-                done = k * per_substep  # progress: sub-step k's steps follow the earlier ones
-
-                def report(i, s, x0_hat, base=done):
-                    bar(base + i, s, x0_hat)
-
-                if method == "sde":
-                    forward = forward_trajectory(state, sigmas, path, adapter.seeded_generator(seed + k), dtype=dt)
-                    edited = copy_paste(forward.latents[0], pairs_k, r, alpha, beta,
-                                        adapter.seeded_generator(seed + k))
-                    state = sample_coupled(denoise, edited, forward, scales, mask=m_lat, callback=report)
-                else:
-                    inverted = ddim_invert(denoise, state, sigmas, path, scales, dtype=dt, callback=report)
-                    edited = copy_paste(inverted.latents[0], pairs_k, r, alpha, beta,
-                                        adapter.seeded_generator(seed + k))
-                    state = sample(denoise, edited, inverted, "ddim", scales, mask=m_lat,
-                                   callback=lambda i, s, x0_hat, base=done + steps: bar(base + i, s, x0_hat))
-            return state
+            return sde_drag(denoise, x, plan, sigmas, path, scales, seed, r=r, alpha=alpha, beta=beta, method=method,
+                            square_noise=square_noise, mask=m_lat, dtype=dt, callback=bar)
 
         out = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, sigmas, seed, body)
         return io.NodeOutput(output_latent(latent, out))

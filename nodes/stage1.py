@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..sampling import ddim_invert, forward_trajectory, guidance_scales, record_cycle_sde
+from ..sampling import ddim_invert, forward_trajectory, guidance_scales, record_cycle_sde, streams
 from . import comfy_adapter as adapter
 from .common import (
     CATEGORY,
@@ -46,7 +46,7 @@ def _setup(model, latent: dict, t0: float, steps: int, scheduler: str):
 
 def _forward(model, samples, sigmas, path, seed: int, independent: bool, precision: str, meta: dict):
     x0 = adapter.to_model_space(model, samples)
-    return forward_trajectory(x0, sigmas, path, adapter.seeded_generator(seed), markov=not independent,
+    return forward_trajectory(x0, sigmas, path, streams.generator(seed, "forward"), markov=not independent,
                               dtype=PRECISIONS[precision], meta=meta)
 
 

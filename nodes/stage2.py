@@ -16,7 +16,7 @@ import comfy.samplers
 import torch
 from comfy_api.latest import io
 
-from ..sampling import METHODS, Trajectory, gaussian_noise, guidance_scales, sample
+from ..sampling import METHODS, Trajectory, gaussian_noise, guidance_scales, sample, streams
 from . import comfy_adapter as adapter
 from .common import (
     CATEGORY,
@@ -45,7 +45,7 @@ def run_stage2(denoise: adapter.GuidedDenoiser, model, x: torch.Tensor, traj: Tr
                              "step; use ddim (ODE) or ddpm / cycle_sde (SDE) with a mask")
         out = adapter.kdiffusion_sample(method, denoise, x, traj.sigmas, scales, callback)
         return out.to(torch.float32)
-    noise = gaussian_noise(x, adapter.seeded_generator(seed)) if method == "ddpm" else None
+    noise = gaussian_noise(x, streams.generator(seed, "ddpm")) if method == "ddpm" else None
     return sample(denoise, x, traj, method, scales, noise_sampler=noise, mask=mask, callback=callback,
                   dtype=traj.x0.dtype).to(torch.float32)
 

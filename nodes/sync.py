@@ -16,7 +16,7 @@ import comfy.samplers
 import torch
 from comfy_api.latest import io
 
-from ..sampling import DISCRETIZATIONS, check_steps, check_t0, sync_sde
+from ..sampling import DISCRETIZATIONS, check_steps, check_t0, streams, sync_sde
 from ..sampling.sync import check_discretization, check_start
 from . import comfy_adapter as adapter
 from .common import CATEGORY, PRECISIONS, output_latent, precision_input, scheduler_input, seed_input, steps_input
@@ -46,7 +46,7 @@ class _SyncSampler(comfy.samplers.Sampler):
         step = self.progress
         if step is None and callback is not None:
             step = lambda i, y, y0: callback(i, y0.to(torch.float32), y, n)  # noqa: E731
-        y = sync_sde(denoise, latent_image, sigmas, path, adapter.seeded_generator(self.seed),
+        y = sync_sde(denoise, latent_image, sigmas, path, streams.generator(self.seed, "sync"),
                      discretization=self.discretization, source_scales=self.source_cfg,
                      target_scales=denoise.target_cfg, callback=step, dtype=self.dtype)
         return y.to(noise.device, torch.float32)

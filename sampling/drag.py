@@ -6,8 +6,12 @@ Points are image pixels [x, y]; latent coordinates are floor(p / f), f the VAE's
 Copy-paste at x_t0 (Eq. 12, as the authors' code does it), for each pair (S, T) in list order:
 
     src   = x[S]                                  the square of half-extent r around the source
-    x[S]  = β·src + sqrt(1 − β²)·z,  z ~ N(0, I)   the source area is partly re-noised
+    x[S]  = β·src + sqrt(1 − β²)·std·z             the source area is partly re-noised, z ~ N(0, I)
     x[T]  = α·src                                  the target gets the amplified copy
+
+`std` = sqrt(a² + s²) at σ_0 is the latent's own scale there (1 for the authors' VP latents; sqrt(1 + σ²)
+in the VE coordinates of ComfyUI's EPS / V samplers; sqrt((1 − σ)² + σ²) on flow), so the re-noised
+square has the marginal variance of x_t0 on every model family.
 
 Each square is [p − r, p + r) on both axes (2r × 2r latent pixels). Near a border both squares
 are clipped by the same amounts so their shapes match. (The authors clip against h − 1 and w − 1,
@@ -26,6 +30,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from . import streams
+from .samplers import Callback, Denoiser, ddim_invert, forward_trajectory, gaussian_noise, sample, sample_coupled
+from .schedule import marginal_std
 
 
 @dataclass(frozen=True)
@@ -120,14 +128,22 @@ def _squares(pair: DragPair, r: int, h: int, w: int) -> tuple[tuple[slice, slice
 
 
 def copy_paste(x: Tensor, pairs: list[DragPair], r: int, alpha: float, beta: float,
-               generator: torch.Generator) -> Tensor:
-    """Eq. 12 on a copy of x [B, C, h, w]: for each latent-pixel pair, re-noise S, paste α·x[S] at T."""
+               generator: torch.Generator, std: float | Tensor) -> Tensor:
+    """Eq. 12 on a copy of x [B, C, h, w]: for each latent-pixel pair, re-noise S, paste α·x[S] at T.
+
+    `std` is the latent's own standard deviation at its level (`schedule.marginal_std(σ_0, path)`): the
+    fresh noise is std·z, so the re-noised square keeps the marginal variance of x there, as the
+    authors' unit-variance noise does on their unit-variance (VP) latents.
+    """
     if r < 1:
         raise ValueError(f"r (the square's half-extent) must be ≥ 1 latent pixel, got {r}")
     if not math.isfinite(alpha):
         raise ValueError(f"alpha must be a finite number (1.1 in the paper: the paste's strength), got {alpha}")
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (1 copies the source unchanged), got {beta}")
+    std = float(std)
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"the paste noise's std must be a positive number, got {std}")
     out = x.clone()
     h, w = x.shape[-2:]
     for pair in pairs:
@@ -137,6 +153,115 @@ def copy_paste(x: Tensor, pairs: list[DragPair], r: int, alpha: float, beta: flo
         (sr, sc), (tr, tc) = _squares(pair, r, h, w)
         src = out[..., sr, sc].clone()
         z = torch.randn(src.shape, generator=generator, dtype=torch.float32, device=generator.device).to(src)
-        out[..., sr, sc] = beta * src + math.sqrt(1.0 - beta**2) * z
+        out[..., sr, sc] = beta * src + math.sqrt(1.0 - beta**2) * std * z
         out[..., tr, tc] = alpha * src
     return out
+
+
+def edited_region(pairs: list[DragPair], r: int, h: int, w: int, vacated: bool = False) -> Tensor:
+    """[1, 1, h, w] 0/1: the union S ∪ T of every pair's two squares (what `copy_paste` writes), or with
+    `vacated` the part of the sources no target covers, ∪S ∖ ∪T (where the object leaves)."""
+    sources, targets = torch.zeros(1, 1, h, w), torch.zeros(1, 1, h, w)
+    for pair in pairs:
+        (sr, sc), (tr, tc) = _squares(pair, r, h, w)
+        sources[..., sr, sc] = 1.0
+        targets[..., tr, tc] = 1.0
+    return sources * (1 - targets) if vacated else torch.maximum(sources, targets)
+
+
+# --- Algorithm 1 --------------------------------------------------------------------------------------
+
+DRAG_METHODS = ("sde", "ode")
+SQUARE_NOISES = ("recorded", "fresh", "fresh_vacated")
+MULTI_POINT = ("simultaneous", "sequential")
+
+
+def drag_plan(pairs: list[DragPair], step: float, multi_point: str = "simultaneous") -> list[list[DragPair]]:
+    """The sub-steps of Algorithm 1: all drags together ("simultaneous", the paper) or one after another."""
+    if multi_point not in MULTI_POINT:
+        raise ValueError(f"multi_point {multi_point!r} is not one of {', '.join(MULTI_POINT)}")
+    groups = [pairs] if multi_point == "simultaneous" else [[p] for p in pairs]
+    return [substep(g, i, m) for g in groups for m in [substep_count(g, step)] for i in range(m)]
+
+
+def drag_steps(plan: list[list[DragPair]], steps: int, method: str) -> int:
+    """Steps of `sde_drag` (its progress): n per sub-step for SDE-Drag (recording fused), 2n for ODE-Drag."""
+    return len(plan) * steps * (1 if method == "sde" else 2)
+
+
+def drag_calls(plan: list[list[DragPair]], sigmas: Tensor, method: str) -> int:
+    """Model calls of `sde_drag`: n per sub-step for SDE-Drag; 2n for ODE-Drag, less the inversion step that
+    starts at σ = 0 (x̂0 is the state there) on a grid that ends at 0."""
+    n = sigmas.numel() - 1
+    if method == "sde":
+        return len(plan) * n
+    return len(plan) * (2 * n - int(float(sigmas[-1]) == 0.0))
+
+
+def sde_drag(
+    denoise: Denoiser,
+    x0: Tensor,
+    plan: list[list[DragPair]],
+    sigmas: Tensor,
+    path: str,
+    scales: Tensor | float,
+    seed: int,
+    *,
+    r: int,
+    alpha: float,
+    beta: float,
+    method: str = "sde",
+    square_noise: str = "recorded",
+    mask: Tensor | None = None,
+    dtype: torch.dtype | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Algorithm 1 (SDE-Drag), or its ODE baseline: the latent x0 dragged along `plan`, in x0's dtype.
+
+    Sub-step k (pairs `plan[k]`, latent pixels) starts from the previous sub-step's output and makes a
+    full cycle on the grid `sigmas` (σ_0 at t0 down to σ_n):
+
+        sde   forward trajectory from the current latent (Eq. 7, stream "forward", k), copy-paste at
+              x_t0 (Eq. 12, stream "paste", k), then Cycle-SDE back down with the recording fused into
+              the sampling calls (`sample_coupled`: one call of [x_i ; y_i] a step)
+        ode   DDIM inversion, the same copy-paste, DDIM back down (ODE-Drag: 2n calls)
+
+    `square_noise` (sde only): "recorded" replays the recorded residual everywhere (the paper);
+    "fresh" draws fresh DDPM noise (stream "fresh", k) inside the edited squares S ∪ T of the
+    sub-step, so the residual that carries the source image's unpredicted detail (its old edges) is
+    not replayed where the object moves; outside them Cycle-SDE still reconstructs exactly.
+    "fresh_vacated": fresh noise only where the object leaves (S ∖ T), the recorded residual elsewhere.
+    Randomness: `streams.generator(seed, name, k)`. `callback(j, x, x̂0)` counts the steps over the
+    whole edit, j < drag_steps(plan, n, method). `mask` (white = editable) blends at every output level.
+    """
+    if method not in DRAG_METHODS:
+        raise ValueError(f"method {method!r} is not one of {', '.join(DRAG_METHODS)}")
+    if square_noise not in SQUARE_NOISES:
+        raise ValueError(f"square_noise {square_noise!r} is not one of {', '.join(SQUARE_NOISES)}")
+    if not plan:
+        raise ValueError("the drag plan is empty: give at least one drag")
+    std = marginal_std(sigmas[0].detach().cpu(), path)
+    n = sigmas.numel() - 1
+    h, w = x0.shape[-2:]
+    state = x0
+    for k, pairs in enumerate(plan):
+        base = k * n * (1 if method == "sde" else 2)
+
+        def report(i, x, x0_hat, base=base):
+            if callback is not None:
+                callback(base + i, x, x0_hat)
+
+        if method == "sde":
+            forward = forward_trajectory(state, sigmas, path, streams.generator(seed, "forward", k), dtype=dtype)
+            edited = copy_paste(forward.latents[0], pairs, r, alpha, beta, streams.generator(seed, "paste", k), std)
+            fresh = None
+            if square_noise != "recorded":
+                region = edited_region(pairs, r, h, w, vacated=square_noise == "fresh_vacated").to(edited)
+                fresh = (region, gaussian_noise(edited, streams.generator(seed, "fresh", k)))
+            state = sample_coupled(denoise, edited, forward, scales, mask=mask, fresh=fresh, callback=report)
+        else:
+            inverted = ddim_invert(denoise, state, sigmas, path, scales, dtype=dtype, callback=report)
+            edited = copy_paste(inverted.latents[0], pairs, r, alpha, beta, streams.generator(seed, "paste", k), std)
+            state = sample(denoise, edited, inverted, "ddim", scales, mask=mask,
+                           callback=lambda i, x, x0_hat, b=base + n: report(i, x, x0_hat, b))
+    return state.to(x0.dtype)

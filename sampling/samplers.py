@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .kernels import Mean, coupled_step, cycle_residual, ddim_step, ddpm_mean, ddpm_step, forward_step
+from .kernels import Mean, coupled_step, cycle_residual, ddim_step, ddpm_mean, ddpm_std, ddpm_step, forward_step
 from .schedule import check_sigmas, check_steps, coeffs
 from .trajectory import Trajectory, check_method
 
@@ -259,6 +259,7 @@ def sample_coupled(
     *,
     source_scales: Tensor | float | None = None,
     mask: Tensor | None = None,
+    fresh: tuple[Tensor, NoiseSampler] | None = None,
     callback: Callback | None = None,
     mean: Mean = ddpm_mean,
 ) -> Tensor:
@@ -275,6 +276,10 @@ def sample_coupled(
     two halves are conditioned differently; `mean` is the deterministic part of the reverse step
     (DDPM by default, or kernels.em_mean for sync-SDE's Euler–Maruyama). `forward` is a noise-adding
     trajectory; y starts at σ_0 (its edited x_0). A mask blends at each output level, as in `sample`.
+
+    `fresh = (region, noise_sampler)`: inside `region` (1, broadcast against y) the residual is replaced
+    by fresh DDPM noise τ_i·w (plain DDPM there: the recorded residual is not replayed), Cycle-SDE
+    elsewhere: r_i ← region·τ_i·w + (1 − region)·r_i. DDPM steps only (`mean` = ddpm_mean).
     """
     if forward.kind != "noise_adding":
         raise ValueError(f"the coupled sampler follows a noise-adding (forward) trajectory, not {forward.kind!r}")
@@ -287,6 +292,11 @@ def sample_coupled(
     n = forward.steps
     w_tgt = _scales(scales, n, dt, state.device)
     w_src = w_tgt if source_scales is None else _scales(source_scales, n, dt, state.device)
+    if fresh is not None:
+        if mean is not ddpm_mean:
+            raise ValueError("fresh noise in a region is defined for DDPM steps only (mean = ddpm_mean)")
+        region, noise_sampler = fresh
+        region = _check_mask(region, state)
     for i in range(n):
         x_t = x[i].to(state)
         both = torch.cat([x_t, state])
@@ -295,6 +305,9 @@ def sample_coupled(
         x0_src, x0_tgt = _denoise(denoise, both, sigma, scale).split(b)
         t_s = (a[i], s[i], a[i + 1], s[i + 1])
         r = cycle_residual(x[i + 1].to(state), x_t, x0_src, *t_s, mean=mean)
+        if fresh is not None:
+            z = noise_sampler(sig[i], sig[i + 1]).to(state)
+            r = region * ddpm_std(*t_s) * z + (1 - region) * r
         state = coupled_step(state, x0_tgt, r, *t_s, mean=mean)
         if m is not None:
             state = m * state + (1 - m) * x[i + 1].to(state)

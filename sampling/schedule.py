@@ -39,6 +39,13 @@ def coeffs(sigma: Tensor, path: str) -> tuple[Tensor, Tensor]:
     return torch.ones_like(sigma), sigma
 
 
+def marginal_std(sigma: Tensor, path: str) -> Tensor:
+    """sqrt(a² + s²): the std of x = a·x0 + s·ε at level `sigma` for data of unit variance, the latent's own
+    scale there (1 + σ² is the variance on VE, (1 − σ)² + σ² on flow; a VP latent's is 1)."""
+    a, s = coeffs(torch.as_tensor(sigma, dtype=torch.float64), path)
+    return (a * a + s * s).sqrt()
+
+
 def check_steps(steps: int, name: str = "steps") -> int:
     """Return `steps` if it is an integer ≥ 1, else raise a ValueError about `name`."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:

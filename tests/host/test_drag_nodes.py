@@ -6,6 +6,8 @@ import pytest
 import torch
 from stage_helpers import CallCounter, call, max_err, record, resample
 
+from sampling.schedule import marginal_std
+
 PTS = json.dumps([{"source": [12, 12], "target": [28, 20]}])  # latent (1, 1) -> (3, 2): 2.2 px, one sub-step
 
 
@@ -16,21 +18,45 @@ def drag(host, model, pos, neg, latent, points=PTS, **kw):
                 **args)[0]
 
 
-def copy_paste(host, model, latent, points=PTS, **kw):
+def copy_paste(host, model, latent, trajectory, points=PTS, **kw):
     args = {"r": 1, "alpha": 1.1, "beta": 0.3, "seed": 7} | kw
-    return call(host, "SDEEditDragCopyPaste", model=model, latent=latent, points=points, **args)[0]
+    return call(host, "SDEEditDragCopyPaste", model=model, latent=latent, trajectory=trajectory, points=points,
+                **args)[0]
+
+
+def noised(host, model, latent, t0=0.6):
+    """(x_t0, trajectory) of Noise-Adding Inversion: what Drag Copy-Paste is wired after."""
+    return call(host, "SDEEditNoiseAddingInversion", model=model, latent=latent, t0=t0, steps=4, seed=3,
+                scheduler="simple", independent_noise=False, precision="float32")
 
 
 def test_copy_paste_happens_in_model_space(host, family_models):
     model, _, _, latent = family_models["flow16"]  # SD3's latent format shifts and scales
-    out = copy_paste(host, model, latent, alpha=1.0, beta=1.0)
+    _, traj = noised(host, model, latent)
+    out = copy_paste(host, model, latent, traj, alpha=1.0, beta=1.0)
     # alpha = beta = 1 copies the 2x2 square at latent (1, 1) to (3, 2): exact in either space
     assert torch.allclose(out["samples"][..., 1:3, 2:4], latent["samples"][..., 0:2, 0:2], atol=1e-6)
-    out = copy_paste(host, model, latent, alpha=1.1, beta=1.0)
+    out = copy_paste(host, model, latent, traj, alpha=1.1, beta=1.0)
     lf = model.model.latent_format
     want = lf.process_out(1.1 * lf.process_in(latent["samples"][..., 0:2, 0:2]))
     assert torch.allclose(out["samples"][..., 1:3, 2:4], want, atol=1e-5)
     assert not torch.allclose(out["samples"][..., 1:3, 2:4], 1.1 * latent["samples"][..., 0:2, 0:2], atol=1e-3)
+
+
+@pytest.mark.parametrize("fam", ["eps", "flow16"])
+def test_paste_noise_has_the_latents_own_scale_at_t0(host, family_models, fam):
+    """β = 0: the source square is pure fresh noise, whose std must be the latent's marginal std at σ(t0) in
+    the sampler's coordinates (sqrt(1 + σ²) on EPS, sqrt((1 − σ)² + σ²) on flow), not 1."""
+    model, _, _, latent = family_models[fam]
+    x_t0, traj = noised(host, model, latent)
+    big = json.dumps([{"source": [24, 24], "target": [56, 56]}])  # latent (3, 3) -> (7, 7), r = 3: disjoint
+    out = copy_paste(host, model, x_t0, traj, points=big, r=3, beta=0.0)
+    lf = model.model.latent_format
+    values = lf.process_in(out["samples"])[..., 0:6, 0:6]
+    want = float(marginal_std(traj.sigmas[0], traj.path))
+    assert float(values.std()) == pytest.approx(want, rel=0.15), (float(values.std()), want)
+    if fam == "eps":
+        assert want > 2.0  # σ(0.6) ≈ 2–3 on SD1.5: unit noise would be far off
 
 
 @pytest.mark.parametrize("fam", ["eps", "flow16"])
@@ -40,7 +66,7 @@ def test_composite_with_one_substep_equals_the_primitive_chain(host, family_mode
     mask[:, 0:40, 0:40] = 1.0
     kw = {"precision": "float64"}
     x_t0, traj = record(host, model, pos, neg, latent, cfg=3.0, schedule="linear", steps=4, seed=7, batch_size=1, **kw)
-    pasted = copy_paste(host, model, x_t0)
+    pasted = copy_paste(host, model, x_t0, traj)
     chain = resample(host, model, pos, neg, pasted, traj, "cycle_sde", cfg=3.0, schedule="linear", mask=mask)
     one = call(host, "SDEEditSDEDrag", model=model, positive=pos, negative=neg, latent=latent, points=PTS, t0=0.6,
                steps=4, step_size=2.0, r=1, alpha=1.1, beta=0.3, cfg=3.0, seed=7, method="sde",

@@ -127,8 +127,8 @@ def resample(**kw) -> dict:
 
 
 def copy_paste(**kw) -> dict:
-    return n("SDEEditDragCopyPaste", **({"model": M, "latent": ["6", 0], "points": GOOD_POINTS, "r": 2,
-                                         "alpha": 1.1, "beta": 0.3, "seed": 0} | kw))
+    return n("SDEEditDragCopyPaste", **({"model": M, "latent": ["6", 0], "trajectory": ["6", 1],
+                                         "points": GOOD_POINTS, "r": 2, "alpha": 1.1, "beta": 0.3, "seed": 0} | kw))
 
 
 def sde_drag(**kw) -> dict:

@@ -58,7 +58,7 @@ def test_substeps_follow_the_authors_rounding():
 
 def test_copy_paste_moves_an_amplified_square_and_renoises_the_source():
     x = grid()
-    out = copy_paste(x, [DragPair((2, 2), (5, 3))], r=1, alpha=1.1, beta=0.3, generator=gen())
+    out = copy_paste(x, [DragPair((2, 2), (5, 3))], r=1, alpha=1.1, beta=0.3, generator=gen(), std=1.0)
     # target square rows 2..3, cols 4..5 gets 1.1 * the source square rows 1..2, cols 1..2
     assert torch.equal(out[..., 2:4, 4:6], 1.1 * x[..., 1:3, 1:3])
     # the source square is 0.3 * itself + sqrt(1 - 0.09) * z, so its residual has the noise's scale
@@ -74,7 +74,7 @@ def test_copy_paste_moves_an_amplified_square_and_renoises_the_source():
 
 def test_beta_one_copies_and_borders_clip_both_squares_alike():
     x = grid()
-    out = copy_paste(x, [DragPair((1, 6), (6, 0))], r=3, alpha=1.0, beta=1.0, generator=gen())
+    out = copy_paste(x, [DragPair((1, 6), (6, 0))], r=3, alpha=1.0, beta=1.0, generator=gen(), std=1.0)
     # left = min(3, 1, 6) = 1, right = min(3, 8-1, 8-6) = 2, up = min(3, 6, 0) = 0, down = min(3, 8-6, 8-0) = 2
     assert torch.equal(out[..., 0:2, 5:8], x[..., 6:8, 0:3])  # the 2x3 source block, copied exactly
     assert torch.equal(out[..., 6:8, 0:3], x[..., 6:8, 0:3])  # beta = 1: the source is unchanged
@@ -85,7 +85,7 @@ def test_beta_one_copies_and_borders_clip_both_squares_alike():
 def test_overlapping_pairs_apply_in_list_order():
     x = grid()
     pairs = [DragPair((2, 2), (4, 2)), DragPair((4, 2), (6, 2))]
-    out = copy_paste(x, pairs, r=1, alpha=2.0, beta=1.0, generator=gen())
+    out = copy_paste(x, pairs, r=1, alpha=2.0, beta=1.0, generator=gen(), std=1.0)
     # the second pair copies what the first pasted: 2 * (2 * x around (2, 2))
     assert torch.equal(out[..., 1:3, 5:7], 4 * x[..., 1:3, 1:3])
 
@@ -93,8 +93,8 @@ def test_overlapping_pairs_apply_in_list_order():
 def test_copy_paste_checks_its_arguments():
     x = grid()
     with pytest.raises(ValueError, match="outside the 8×8 latent"):
-        copy_paste(x, [DragPair((2, 2), (8, 2))], 1, 1.1, 0.3, gen())
+        copy_paste(x, [DragPair((2, 2), (8, 2))], 1, 1.1, 0.3, gen(), 1.0)
     with pytest.raises(ValueError, match="beta must be in"):
-        copy_paste(x, [DragPair((2, 2), (4, 2))], 1, 1.1, 1.5, gen())
+        copy_paste(x, [DragPair((2, 2), (4, 2))], 1, 1.1, 1.5, gen(), 1.0)
     with pytest.raises(ValueError, match="half-extent"):
-        copy_paste(x, [DragPair((2, 2), (4, 2))], 0, 1.1, 0.3, gen())
+        copy_paste(x, [DragPair((2, 2), (4, 2))], 0, 1.1, 0.3, gen(), 1.0)
