@@ -5,11 +5,16 @@ edited image is scored against the rendered answer instead of judged by eye. Ima
 [0, 1]; masks [H, W]; positions in pixels (x right, y down, pixel centres at k + 0.5). Pure torch.
 
 - `components`: connected regions (8-neighbourhood) of a 0/1 mask.
+- `fit_scene` (sampling/shapes_fit.py): the nearest in-world one-object scene to an image and its
+  residual, the `realism` of an edit: about 0 for any rendered scene (the object anywhere), clearly more
+  for grain, ghosts of an old object, seams, blur or noisy patches.
 - `drag_metrics`: where the dragged object ended up (centroid distance to the target, IoU with the
   object at the target), whether a second copy was left at the source, the error where the object
-  was (the hole) and the error everywhere else.
+  was (the hole), everywhere else and over the whole image (`err`), the `realism`, whether the
+  object's colour changed (`wrong_colour`) and the `catastrophic` failures (lost, recoloured or more
+  than 5 px off).
 - `edit_metrics`: a prompt change (recolour, reshape): is the requested class there, did it stay in
-  place, how much did the background change.
+  place, how much did the background change, and the `realism`.
 - `mask_iou`, `postprocess_map`: DiffEdit's mask against the object's true mask, raw and after
   smoothing and hole filling.
 """
@@ -23,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import shapes_world as world
+from .shapes_fit import fit_scene
 
 PALETTE_TOL = 0.25  # RGB distance within which a pixel counts as a palette colour (shapes_world.palette_pixels)
 
@@ -81,7 +87,11 @@ def drag_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
       shows the object's colour; `copy_left` = 1 when above 0.3 (a second copy left behind). nan when
       the hole is smaller than a fifth of the object (a short drag).
     - `hole_err`: mean |out − answer| over the hole; `outside_err`: over everything farther than 2 px from
-      the object's source and target areas (what the drag should not touch).
+      the object's source and target areas (what the drag should not touch); `err`: over the whole image.
+    - `realism`: the residual of the nearest in-world scene (`fit_scene`), whatever the object's place.
+    - `wrong_colour`: 1 when the image's dominant palette object (`shapes_world.dominant_object`) is not
+      in the dragged object's colour (recoloured, or another colour took over), else 0.
+    - `catastrophic`: 1 when `lost`, `wrong_colour` or `dist` > 5 px, else 0.
     """
     size = out.shape[-1]
     obj = scene.shapes[i]
@@ -107,6 +117,10 @@ def drag_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
         m["left"] = m["copy_left"] = math.nan
     m["hole_err"] = _mean_abs(out, truth, src & ~tgt)
     m["outside_err"] = _mean_abs(out, truth, ~dilate(src | tgt, 2))
+    m["err"] = float((out - truth).abs().mean())
+    m["realism"] = fit_scene(out, size)[1]
+    m["wrong_colour"] = float(world.dominant_object(out)[0] != obj.colour)
+    m["catastrophic"] = float(m["lost"] == 1 or m["wrong_colour"] == 1 or not m["dist"] <= 5)
     return m
 
 
@@ -119,6 +133,7 @@ def edit_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
       colour (nan when that colour is absent): did the object stay in place.
     - `bg_err`: mean |out − answer| farther than 2 px from the object before and after the edit (what
       the edit should not touch); `err`: over the whole image.
+    - `realism`: the residual of the nearest in-world scene (`fit_scene`).
     """
     size = out.shape[-1]
     want = answer.shapes[i]
@@ -136,6 +151,7 @@ def edit_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
         m["shift"] = math.nan
     m["bg_err"] = _mean_abs(out, truth, ~dilate(src | tgt, 2))
     m["err"] = float((out - truth).abs().mean())
+    m["realism"] = fit_scene(out, size)[1]
     return m
 
 

@@ -106,3 +106,131 @@ def test_mask_iou_and_post_processing():
     rim = (truth > 0.5) & ~(inner > 0.5)
     raw, post = metrics.mask_iou(rim.float(), truth, 0.5), metrics.mask_iou(rim.float(), truth, 0.5, post=True)
     assert raw < 0.6 and post > raw + 0.25  # a rim-only map: filling its hole recovers most of the object
+
+
+# Realism: the nearest in-world one-object scene (fit_scene) and its residual.
+
+N_SCENES = 20
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def one_object(k):
+    return world.random_scene(np.random.default_rng(k), 1, r_range=(0.12, 0.18))
+
+
+def far_corner(shape):
+    """The corner point (0.2 or 0.8 each way) farthest from `shape`: more than two radii off for r ≤ 0.18."""
+    return max(((x, y) for x in (0.2, 0.8) for y in (0.2, 0.8)), key=lambda p: math.hypot(p[0] - shape.cx,
+                                                                                           p[1] - shape.cy))
+
+
+def blend(image, scene, alpha):
+    """`image` with `scene`'s object blended in at opacity `alpha` (a ghost)."""
+    m = world.object_masks(scene, S)[0, 0]
+    return image * (1 - alpha * m) + alpha * m * torch.tensor(scene.shapes[0].rgb).view(3, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def clean_fits():
+    return [(scene, *metrics.fit_scene(img(scene))) for scene in map(one_object, range(N_SCENES))]
+
+
+def test_fit_recovers_rendered_scenes(clean_fits):
+    for truth, fit, realism in clean_fits:
+        o, f = truth.shapes[0], fit.shapes[0]
+        assert realism < 0.01 and len(fit.shapes) == 1
+        assert (f.kind, f.colour) == (o.kind, o.colour)
+        assert math.hypot(f.cx - o.cx, f.cy - o.cy) * S < 0.5
+        assert realism == pytest.approx(float((img(truth) - img(fit)).abs().mean()), abs=1e-6)  # its definition
+
+
+def test_a_slightly_misplaced_object_is_still_realistic():
+    rng = np.random.default_rng(5)
+    for k in range(N_SCENES):
+        scene = one_object(k)
+        o = scene.shapes[0]
+        d, a = rng.uniform(1, 2) / S, rng.uniform(0, 2 * math.pi)
+        fit, realism = metrics.fit_scene(img(world.moved(scene, 0, o.cx + d * math.cos(a), o.cy + d * math.sin(a))))
+        assert realism < 0.01 and fit.shapes[0].colour == o.colour
+
+
+def test_no_palette_pixel_fits_the_gradient_alone():
+    scene = one_object(3)
+    fit, realism = metrics.fit_scene(world.render_background(scene, S)[0])
+    assert fit.shapes == () and realism < 1e-4
+
+
+def grain(image, scene, k):
+    return (image + 0.05 * torch.randn(3, S, S, generator=torch.Generator().manual_seed(k))).clamp(0, 1)
+
+
+def ghost(image, scene, k):  # 30 % of the object left at another place
+    return blend(image, world.moved(scene, 0, *far_corner(scene.shapes[0])), 0.3)
+
+
+def ring(image, scene, k):  # the 1 px outline of the object at 30 % at another place
+    m = world.object_masks(world.moved(scene, 0, *far_corner(scene.shapes[0])), S)[0, 0]
+    rim = (m + torch.nn.functional.max_pool2d(-m[None, None], 3, 1, 1)[0, 0]).clamp(0, 1)  # m − eroded m
+    return image * (1 - 0.3 * rim) + 0.3 * rim * torch.tensor(scene.shapes[0].rgb).view(3, 1, 1)
+
+
+def blur(image, scene, k):  # a 3 px box blur
+    return torch.nn.functional.avg_pool2d(image[None], 3, 1, 1, count_include_pad=False)[0]
+
+
+def seam(image, scene, k):  # the right half's background shifted by 0.05
+    out = image.clone()
+    out[:, :, S // 2 :] += 0.05
+    return out.clamp(0, 1)
+
+
+def noisy_patch(image, scene, k):  # the object dragged away, N(0, 0.15) noise left where it was
+    out = img(world.moved(scene, 0, *far_corner(scene.shapes[0])))
+    src = world.object_masks(scene, S)[0, 0] > 0.5
+    noise = 0.15 * torch.randn(3, S, S, generator=torch.Generator().manual_seed(k))
+    return torch.where(src, (out + noise).clamp(0, 1), out)
+
+
+# Bounds about half the smallest value seen over the 20 scenes, each at least 4x the largest clean residual.
+DEFECTS = [(grain, 0.03), (ghost, 0.005), (ring, 0.002), (blur, 0.003), (seam, 0.006), (noisy_patch, 0.004)]
+
+
+@pytest.mark.parametrize(("defect", "bound"), DEFECTS, ids=[d.__name__ for d, _ in DEFECTS])
+def test_defects_score_clearly_higher_than_the_world(clean_fits, defect, bound):
+    clean = max(realism for _, _, realism in clean_fits)
+    assert bound > 4 * clean
+    for k, (scene, _, _) in enumerate(clean_fits):
+        assert metrics.fit_scene(defect(img(scene), scene, k))[1] > bound, (defect.__name__, k)
+
+
+def test_drag_metrics_realism_colour_and_catastrophes():
+    scene = one_object(2)
+    o = scene.shapes[0]
+    answer = world.moved(scene, 0, o.cx + 8 / S, o.cy) if o.cx < 0.5 else world.moved(scene, 0, o.cx - 8 / S, o.cy)
+    right = metrics.drag_metrics(img(answer), scene, answer, 0)
+    assert right["err"] == 0 and right["realism"] < 0.01
+    assert right["wrong_colour"] == 0 and right["catastrophic"] == 0
+    other = (o.colour + 1) % len(world.COLOURS)
+    recoloured = metrics.drag_metrics(img(world.recoloured(answer, 0, other)), scene, answer, 0)
+    assert recoloured["wrong_colour"] == 1 and recoloured["catastrophic"] == 1 and recoloured["err"] > 0
+    assert recoloured["realism"] < 0.01  # an in-world image, only the wrong one
+    still = metrics.drag_metrics(img(scene), scene, answer, 0)
+    assert still["dist"] > 5 and still["lost"] == 0 and still["wrong_colour"] == 0 and still["catastrophic"] == 1
+    near = world.moved(answer, 0, answer.shapes[0].cx, answer.shapes[0].cy + 3 / S)  # 3 px off: a miss, not a failure
+    close = metrics.drag_metrics(img(near), scene, answer, 0)
+    assert 2.5 < close["dist"] < 3.5 and close["catastrophic"] == 0
+
+
+def test_edit_metrics_realism():
+    scene = one_object(4)
+    answer = world.recoloured(scene, 0, (scene.shapes[0].colour + 2) % len(world.COLOURS))
+    assert metrics.edit_metrics(img(answer), scene, answer, 0)["realism"] < 0.01
+    noisy = grain(img(answer), answer, 0)
+    assert metrics.edit_metrics(noisy, scene, answer, 0)["realism"] > 0.03
