@@ -7,7 +7,7 @@ from .diffedit import DiffEditMask
 from .drag import DragCopyPaste, SDEDrag
 from .drag_points import DragPoints
 from .files import LoadTrajectory, SaveTrajectory
-from .shapes import LoadShapesModel, ShapesPrompt
+from .shapes import LoadShapesModel, ShapesPrompt, ShapesScene
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
 from .stage2 import Resample, Sampler, TrajectorySigmas
 from .sync import SyncSDE, SyncSDESampler
@@ -19,7 +19,7 @@ NODES: list[type[io.ComfyNode]] = [
     DragPoints,
     DiffEditMask,
     SyncSDE, SyncSDESampler,
-    LoadShapesModel, ShapesPrompt,
+    LoadShapesModel, ShapesPrompt, ShapesScene,
 ]
 
 

@@ -144,3 +144,38 @@ class ShapesPrompt(io.ComfyNode):
     @classmethod
     def execute(cls, text) -> io.NodeOutput:
         return io.NodeOutput(prompt_conditioning(text))
+
+
+class ShapesScene(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SDEEditShapesScene",
+            display_name="SDE Edit: Shapes Scene",
+            category=f"{CATEGORY}/shapes",
+            description="Draw a scene of the shapes world: one disc or square on a smooth two-colour gradient, from "
+                        "known parameters, so every edit of it has an exact right answer (the same scene with the "
+                        "object moved or recoloured). A test picture for the shapes model; no model needed.",
+            inputs=[
+                io.String.Input("text", default="red disc",
+                                tooltip="The object: a colour (red, green, blue, yellow) and a kind (disc, square)."),
+                io.Float.Input("x", default=0.3, min=0.0, max=1.0, step=0.01,
+                               tooltip="The object's centre, as a fraction of the width (0 = left)."),
+                io.Float.Input("y", default=0.5, min=0.0, max=1.0, step=0.01,
+                               tooltip="The object's centre, as a fraction of the height (0 = top)."),
+                io.Float.Input("radius", default=0.15, min=0.05, max=0.45, step=0.01,
+                               tooltip="A disc's radius, a square's half side, as a fraction of the side."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF,
+                             tooltip="Seed of the background gradient and the object's slight colour jitter."),
+                io.Int.Input("size", default=32, min=16, max=512, step=8,
+                             tooltip="Side in pixels (the pack's shapes model was trained at 32)."),
+            ],
+            outputs=[io.Image.Output(display_name="IMAGE", tooltip="The scene, [1, size, size, 3] in 0..1."),
+                     io.Mask.Output(display_name="object_mask", tooltip="The object's exact coverage (1 = object).")],
+        )
+
+    @classmethod
+    def execute(cls, text, x, y, radius, seed, size) -> io.NodeOutput:
+        scene = world.one_object_scene(seed, text, x, y, radius)
+        image = world.render(scene, size).permute(0, 2, 3, 1).contiguous()
+        return io.NodeOutput(image, world.object_masks(scene, size)[:, 0])

@@ -115,6 +115,20 @@ def class_scenes(seed: int, classes: list[int], **kw) -> list[Scene]:
     return [random_scene(rng, 1, kind=c // len(COLOURS), colour=c % len(COLOURS), **kw) for c in classes]
 
 
+def one_object_scene(seed: int, text: str, cx: float, cy: float, r: float) -> Scene:
+    """The scene of the Shapes Scene node: one object of class `text` ("red disc") with centre (cx, cy) and
+    size r (fractions of the side), on the background (gradient, colour jitter) drawn from `seed`."""
+    label = parse_prompt(text)
+    if label == NULL_CLASS:
+        raise ValueError("text: name the object, e.g. 'red disc' (the empty prompt is the null class)")
+    if not (0 < r < 0.5 and r <= cx <= 1 - r and r <= cy <= 1 - r):
+        raise ValueError(f"the object (centre {cx:g}, {cy:g}, size {r:g}) must lie inside the image: keep "
+                         "size ≤ x ≤ 1 − size and size ≤ y ≤ 1 − size")
+    rng = np.random.default_rng(seed)
+    scene = random_scene(rng, 1, kind=label // len(COLOURS), colour=label % len(COLOURS), r_range=(r, r))
+    return moved(scene, 0, cx, cy)
+
+
 # Edits: each returns a new scene; rendering it is the edit's right answer.
 
 def moved(scene: Scene, i: int, cx: float, cy: float) -> Scene:

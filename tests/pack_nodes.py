@@ -20,4 +20,5 @@ PACK_NODE_IDS = (
     "SDEEditSyncSDESampler",
     "SDEEditLoadShapesModel",
     "SDEEditShapesPrompt",
+    "SDEEditShapesScene",
 )

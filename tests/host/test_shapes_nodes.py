@@ -140,3 +140,29 @@ def test_cycle_sde_reconstructs_a_scene_on_the_shapes_model(host, shapes):
 def test_a_prompt_that_is_not_a_class_says_what_to_write(host):
     with pytest.raises(ValueError, match="colour"):
         call(host, "SDEEditShapesPrompt", text="purple triangle")
+
+
+def test_shapes_scene_draws_the_worlds_scene_and_its_mask(host):
+    image, mask = call(host, "SDEEditShapesScene", text="blue square", x=0.6, y=0.4, radius=0.2, seed=3, size=48)
+    scene = world.one_object_scene(3, "blue square", 0.6, 0.4, 0.2)
+    assert image.shape == (1, 48, 48, 3) and mask.shape == (1, 48, 48)
+    assert torch.equal(image, world.render(scene, 48).permute(0, 2, 3, 1))
+    assert world.dominant_object(image[0].permute(2, 0, 1))[:2] == (world.COLOURS.index("blue"), 1)
+    assert abs(float(mask.sum()) - (0.4 * 48) ** 2) < 0.02 * (0.4 * 48) ** 2  # a square of side 2r
+    other = call(host, "SDEEditShapesScene", text="blue square", x=0.6, y=0.4, radius=0.2, seed=4, size=48)[0]
+    assert not torch.equal(image, other)  # the seed draws the background
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"text": "purple disc"}, "not understood"),
+    ({"text": ""}, "name the object"),
+    ({"x": 0.05}, "must lie inside the image"),
+    ({"radius": 0.45, "y": 0.5, "x": 0.5}, None),  # fits: no error
+])
+def test_shapes_scene_refuses_what_it_cannot_draw(host, kw, message):
+    args = {"text": "red disc", "x": 0.3, "y": 0.5, "radius": 0.15, "seed": 0, "size": 32} | kw
+    if message is None:
+        call(host, "SDEEditShapesScene", **args)
+        return
+    with pytest.raises(ValueError, match=message):
+        call(host, "SDEEditShapesScene", **args)
