@@ -144,12 +144,13 @@ class SDEDrag(io.ComfyNode):
                                tooltip="dtype of the solver state and the trajectory."),
                 io.Combo.Input("grid", options=list(adapter.GRIDS), default=DEFAULT_GRID,
                                tooltip="scheduler: the tail of ComfyUI's schedule, ending at σ = 0. paper: the "
-                                       "authors' grid, uniform in the model's timestep, ending at its lowest training level "
-                                       "(no step to σ = 0)."),
+                                       "authors' grid, uniform in the model's timestep, ending at its lowest "
+                                       "training level (no step to σ = 0)."),
                 io.Combo.Input("square_noise", options=list(SQUARE_NOISES), default=DEFAULT_SQUARE_NOISE,
                                tooltip="sde only. recorded: replay the recorded noise everywhere (the paper). fresh: "
                                        "fresh noise inside the two squares of each sub-step, so the old object's "
-                                       "edges are not replayed where it moves (less ghosting); exact elsewhere."),
+                                       "edges are not replayed there; fresh_vacated: only where the object leaves "
+                                       "(source square minus target square)."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="Optional. White = may change; elsewhere each step follows the trajectory "
                                       "(the paper's mask). Absent: everything may change."),

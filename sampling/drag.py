@@ -142,8 +142,8 @@ def copy_paste(x: Tensor, pairs: list[DragPair], r: int, alpha: float, beta: flo
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (1 copies the source unchanged), got {beta}")
     std = float(std)
-    if not (math.isfinite(std) and std > 0):
-        raise ValueError(f"the paste noise's std must be a positive number, got {std}")
+    if not (math.isfinite(std) and std >= 0):
+        raise ValueError(f"the paste noise's std must be a number ≥ 0, got {std}")
     out = x.clone()
     h, w = x.shape[-2:]
     for pair in pairs:
@@ -169,10 +169,22 @@ def edited_region(pairs: list[DragPair], r: int, h: int, w: int, vacated: bool =
     return sources * (1 - targets) if vacated else torch.maximum(sources, targets)
 
 
+def _residual_hook(square_noise: str, pairs: list[DragPair], r: int, like: Tensor, generator: torch.Generator):
+    """The `residual` edit of `sample_coupled` for a square_noise option (None: the recorded residual)."""
+    if square_noise == "recorded":
+        return None
+    if square_noise == "moved":
+        return lambda i, res, tau: copy_paste(res, pairs, r, 1.0, 0.0, generator, float(tau))
+    h, w = like.shape[-2:]
+    region = edited_region(pairs, r, h, w, vacated=square_noise == "fresh_vacated").to(like)
+    noise = gaussian_noise(like, generator)
+    return lambda i, res, tau: region * tau * noise(tau, tau) + (1 - region) * res
+
+
 # --- Algorithm 1 --------------------------------------------------------------------------------------
 
 DRAG_METHODS = ("sde", "ode")
-SQUARE_NOISES = ("recorded", "fresh", "fresh_vacated")
+SQUARE_NOISES = ("recorded", "fresh", "fresh_vacated", "moved")
 MULTI_POINT = ("simultaneous", "sequential")
 
 
@@ -231,6 +243,8 @@ def sde_drag(
     sub-step, so the residual that carries the source image's unpredicted detail (its old edges) is
     not replayed where the object moves; outside them Cycle-SDE still reconstructs exactly.
     "fresh_vacated": fresh noise only where the object leaves (S ∖ T), the recorded residual elsewhere.
+    "moved": the recorded residual is dragged with the latent at every step (Eq. 12 on the residual with
+    α = 1, β = 0: T gets S's residual, S ∖ T fresh noise τ_i·w), so the object's detail travels with it.
     Randomness: `streams.generator(seed, name, k)`. `callback(j, x, x̂0)` counts the steps over the
     whole edit, j < drag_steps(plan, n, method). `mask` (white = editable) blends at every output level.
     """
@@ -254,11 +268,8 @@ def sde_drag(
         if method == "sde":
             forward = forward_trajectory(state, sigmas, path, streams.generator(seed, "forward", k), dtype=dtype)
             edited = copy_paste(forward.latents[0], pairs, r, alpha, beta, streams.generator(seed, "paste", k), std)
-            fresh = None
-            if square_noise != "recorded":
-                region = edited_region(pairs, r, h, w, vacated=square_noise == "fresh_vacated").to(edited)
-                fresh = (region, gaussian_noise(edited, streams.generator(seed, "fresh", k)))
-            state = sample_coupled(denoise, edited, forward, scales, mask=mask, fresh=fresh, callback=report)
+            hook = _residual_hook(square_noise, pairs, r, edited, streams.generator(seed, "fresh", k))
+            state = sample_coupled(denoise, edited, forward, scales, mask=mask, residual=hook, callback=report)
         else:
             inverted = ddim_invert(denoise, state, sigmas, path, scales, dtype=dtype, callback=report)
             edited = copy_paste(inverted.latents[0], pairs, r, alpha, beta, streams.generator(seed, "paste", k), std)

@@ -259,7 +259,7 @@ def sample_coupled(
     *,
     source_scales: Tensor | float | None = None,
     mask: Tensor | None = None,
-    fresh: tuple[Tensor, NoiseSampler] | None = None,
+    residual: Callable[[int, Tensor, Tensor], Tensor] | None = None,
     callback: Callback | None = None,
     mean: Mean = ddpm_mean,
 ) -> Tensor:
@@ -277,9 +277,9 @@ def sample_coupled(
     (DDPM by default, or kernels.em_mean for sync-SDE's Euler–Maruyama). `forward` is a noise-adding
     trajectory; y starts at σ_0 (its edited x_0). A mask blends at each output level, as in `sample`.
 
-    `fresh = (region, noise_sampler)`: inside `region` (1, broadcast against y) the residual is replaced
-    by fresh DDPM noise τ_i·w (plain DDPM there: the recorded residual is not replayed), Cycle-SDE
-    elsewhere: r_i ← region·τ_i·w + (1 − region)·r_i. DDPM steps only (`mean` = ddpm_mean).
+    `residual(i, r_i, τ_i) -> r_i'` edits the residual before it drives step i (DDPM steps only, `mean` =
+    ddpm_mean; τ_i is the step's DDPM std): e.g. fresh noise τ_i·w inside a region (plain DDPM there, the
+    recorded residual not replayed), or the residual moved with a drag (sampling.drag).
     """
     if forward.kind != "noise_adding":
         raise ValueError(f"the coupled sampler follows a noise-adding (forward) trajectory, not {forward.kind!r}")
@@ -292,11 +292,8 @@ def sample_coupled(
     n = forward.steps
     w_tgt = _scales(scales, n, dt, state.device)
     w_src = w_tgt if source_scales is None else _scales(source_scales, n, dt, state.device)
-    if fresh is not None:
-        if mean is not ddpm_mean:
-            raise ValueError("fresh noise in a region is defined for DDPM steps only (mean = ddpm_mean)")
-        region, noise_sampler = fresh
-        region = _check_mask(region, state)
+    if residual is not None and mean is not ddpm_mean:
+        raise ValueError("editing the residual is defined for DDPM steps only (mean = ddpm_mean)")
     for i in range(n):
         x_t = x[i].to(state)
         both = torch.cat([x_t, state])
@@ -305,9 +302,8 @@ def sample_coupled(
         x0_src, x0_tgt = _denoise(denoise, both, sigma, scale).split(b)
         t_s = (a[i], s[i], a[i + 1], s[i + 1])
         r = cycle_residual(x[i + 1].to(state), x_t, x0_src, *t_s, mean=mean)
-        if fresh is not None:
-            z = noise_sampler(sig[i], sig[i + 1]).to(state)
-            r = region * ddpm_std(*t_s) * z + (1 - region) * r
+        if residual is not None:
+            r = residual(i, r, ddpm_std(*t_s))
         state = coupled_step(state, x0_tgt, r, *t_s, mean=mean)
         if m is not None:
             state = m * state + (1 - m) * x[i + 1].to(state)

@@ -28,6 +28,7 @@ import tempfile
 import time
 
 import numpy as np
+from bench_stats import machine
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 for _p in (ROOT, ROOT / "scripts"):  # appended: ComfyUI's own `nodes` must win over the pack's nodes/ package
@@ -38,7 +39,10 @@ OUT = ROOT / "docs" / "shapes_bench"
 REPORT = ROOT / "docs" / "shapes_benchmarks.md"
 WEIGHTS = "shapes_cond_32.safetensors"
 SIZE = 32
-TASKS = ("drag", "diffedit", "semantic", "sweeps", "steps")
+TASKS = ("drag", "diffedit", "semantic", "semantic_t0", "sweeps", "steps")
+# Each task's scenes: the headline tasks on held-out scenes, the sweeps (where settings are chosen) on tuning ones.
+TASK_SPLIT = {"drag": "heldout", "diffedit": "heldout", "semantic": "heldout", "semantic_t0": "tuning",
+              "sweeps": "tuning", "steps": "tuning"}
 DEFAULTS = {
     # SDE-Drag as the paper (t0 0.6, step 2 latent px, α 1.1, β 0.3, CFG 3 falling linearly to 1) but 20
     # steps below t0 instead of 120 (a 32 px model on a CPU; docs/shapes_benchmarks.md).
@@ -48,6 +52,10 @@ DEFAULTS = {
     # Prompt change: CFG 7.5 on both sides (the paper's DiffEdit-SDE), t0 0.6, 20 steps below it.
     "semantic": {"t0": 0.6, "steps": 20, "cfg": 7.5},
 }
+SEMANTIC_T0 = (0.3, 0.4, 0.5, 0.6, 0.7)  # the recolour's t0 sweep
+# The shipped recolour example (chosen on 12 tuning scenes): mask = the object grown 2 px, t0 0.5, CFG 7.5 with
+# the source prompt as the negative (record at CFG 1: replaying the source prompt then reconstructs exactly).
+EXAMPLE_RECOLOUR = {"t0": 0.5, "cfg": 7.5, "grow": 2}
 STEPS_SWEEP = (20, 60, 120)  # steps below t0: the benchmark's 20 up to the paper's 120 (SDE and ODE)
 SWEEPS = {"t0": (0.4, 0.5, 0.6, 0.7, 0.8), "alpha": (1.0, 1.1, 1.3), "beta": (0.0, 0.3, 0.6),
           "step_size": (1.0, 2.0, 4.0, 8.0)}
@@ -55,12 +63,17 @@ SWEEPS = {"t0": (0.4, 0.5, 0.6, 0.7, 0.8), "alpha": (1.0, 1.1, 1.3), "beta": (0.
 
 # ----------------------------------------------------------------------------------------------- cases
 
-def drag_cases(n: int, seed: int = 11):
+# Scene seeds. "tuning": the scenes every earlier run and every sweep used (settings were chosen on them);
+# "heldout": scenes no tuning run has seen, for the report's headline numbers.
+SPLITS = {"tuning": (11, 12), "heldout": (2011, 2012)}  # (drag seed, edit seed)
+
+
+def drag_cases(n: int, split: str = "heldout"):
     """n single-object scenes (any of the 8 classes) and a drag of the object's centre to a random point
     0.1–0.6 of the side away, inside the image: [(scene, answer, class prompt, (sx, sy, tx, ty) in px)]."""
     from sampling import shapes_world as world
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(SPLITS[split][0])
     out = []
     while len(out) < n:
         c = int(rng.integers(world.N_CLASSES))
@@ -75,12 +88,12 @@ def drag_cases(n: int, seed: int = 11):
     return out
 
 
-def edit_cases(n: int, seed: int = 12):
+def edit_cases(n: int, split: str = "heldout"):
     """n single-object scenes, each with a recolour (to another palette colour) and a reshape (disc ↔ square):
     [(scene, {"recolour": answer, "reshape": answer})]."""
     from sampling import shapes_world as world
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(SPLITS[split][1])
     out = []
     for _ in range(n):
         c = int(rng.integers(world.N_CLASSES))
@@ -145,24 +158,59 @@ def image_of(latent):
 
 # ----------------------------------------------------------------------------------------------- tasks
 
-def run_drag(b: Bench, scene, answer, prompt: str, pts, seed: int, methods=("copy_paste", "sde", "ode"), **over):
-    """{method: (image, cost)} of one drag; settings DEFAULTS["drag"] updated by `over`."""
+# The drag methods: the floor, the ODE baseline, and SDE-Drag's variants (node options grid × square_noise).
+# "sde_paper" is the paper's exact algorithm (the authors' grid, the recorded noise everywhere).
+DRAG_VARIANTS = {
+    "copy_paste": None,
+    "ode": {"method": "ode", "grid": "scheduler", "square_noise": "recorded"},
+    "sde_paper": {"method": "sde", "grid": "paper", "square_noise": "recorded"},
+    "sde": {"method": "sde", "grid": "scheduler", "square_noise": "recorded"},
+    "sde_fresh": {"method": "sde", "grid": "scheduler", "square_noise": "fresh"},
+    "sde_paper_fresh": {"method": "sde", "grid": "paper", "square_noise": "fresh"},
+    "sde_vacated": {"method": "sde", "grid": "scheduler", "square_noise": "fresh_vacated"},
+    "sde_moved": {"method": "sde", "grid": "scheduler", "square_noise": "moved"},
+    "sde_paper_moved": {"method": "sde", "grid": "paper", "square_noise": "moved"},
+    "ode_paper": {"method": "ode", "grid": "paper", "square_noise": "recorded"},
+}
+
+
+def drag_mask(pts, r: int, size: int = SIZE, grow: int = 2):
+    """The masked setting (like DragBench's user masks): the union of the source and target squares of
+    half-extent r, dilated by `grow` px, as a ComfyUI MASK [1, H, W]; it knows nothing of the answer."""
+    import torch
+
+    m = torch.zeros(1, size, size)
+    for x, y in (pts[:2], pts[2:]):
+        x, y = int(x), int(y)
+        m[:, max(0, y - r - grow):y + r + grow, max(0, x - r - grow):x + r + grow] = 1.0
+    return m
+
+
+def run_drag(b: Bench, scene, answer, prompt: str, pts, seed: int, methods=("copy_paste", "sde", "ode"),
+             masked: bool = False, **over):
+    """{method: (image, cost)} of one drag; settings DEFAULTS["drag"] updated by `over`; methods from
+    DRAG_VARIANTS; `masked`: the SDE/ODE drags get the user-style mask `drag_mask`."""
     s = DEFAULTS["drag"] | over
     lat = latent_of(scene)
     r = round(scene.shapes[0].r * SIZE) + 2  # the copied square covers the object and a rim of background
     points = json.dumps([{"source": list(pts[:2]), "target": list(pts[2:])}])
     pos = b.prompt(prompt)
+    mask = {"mask": drag_mask(pts, r)} if masked else {}
     out = {}
     for method in methods:
-        if method == "copy_paste":
-            fn = lambda: b.call("SDEEditDragCopyPaste", model=b.model, latent=lat, points=points, r=r,  # noqa: E731
-                                alpha=s["alpha"], beta=s["beta"], seed=seed, vae=b.vae)[0]
+        variant = DRAG_VARIANTS[method]
+        if variant is None:  # the floor: Eq. 12 on the clean image (noise at t0's scale), no resampling
+            def fn():
+                _, traj = b.call("SDEEditNoiseAddingInversion", model=b.model, latent=lat, t0=s["t0"], steps=1,
+                                 seed=seed, scheduler="simple", independent_noise=False, precision="float32")
+                return b.call("SDEEditDragCopyPaste", model=b.model, latent=lat, trajectory=traj, points=points,
+                              r=r, alpha=s["alpha"], beta=s["beta"], seed=seed, vae=b.vae)[0]
         else:
-            fn = lambda m=method: b.call(  # noqa: E731
+            fn = lambda v=variant: b.call(  # noqa: E731
                 "SDEEditSDEDrag", model=b.model, positive=pos, negative=b.null, latent=lat, points=points,
                 t0=s["t0"], steps=s["steps"], step_size=s["step_size"], r=r, alpha=s["alpha"], beta=s["beta"],
-                cfg=s["cfg"], seed=seed, method=m, multi_point="simultaneous", scheduler="simple",
-                precision="float32", vae=b.vae)[0]
+                cfg=s["cfg"], seed=seed, multi_point="simultaneous", scheduler="simple", precision="float32",
+                vae=b.vae, **v, **mask)[0]
         result, cost = b.measure(fn)
         out[method] = (image_of(result), cost)
     return out
@@ -192,10 +240,14 @@ def run_semantic(b: Bench, scene, answer, seed: int, **over):
     out = {}
     (cyc, c1) = b.measure(lambda: stage("SDEEditCycleSDERecord", seed=seed, batch_size=1, independent_noise=False))
     (ddim, c2) = b.measure(lambda: stage("SDEEditDDIMInversion"))
+    (noised, c3) = b.measure(lambda: b.call("SDEEditNoiseAddingInversion", model=b.model, latent=lat, t0=s["t0"],
+                                            steps=s["steps"], seed=seed, scheduler="simple", independent_noise=False,
+                                            precision="float32"))
     for name, stage1, method, m, first in (("cycle_sde", cyc, "cycle_sde", None, c1),
                                            ("diffedit_sde", cyc, "cycle_sde", mask, c1),
                                            ("ddim", ddim, "ddim", None, c2),
-                                           ("diffedit_ode", ddim, "ddim", mask, c2)):
+                                           ("diffedit_ode", ddim, "ddim", mask, c2),
+                                           ("ddpm", noised, "ddpm", None, c3)):
         result, cost = b.measure(lambda s1=stage1, me=method, mm=m: resample(s1, me, mm))
         cost = {k: cost[k] + first[k] + (mask_cost[k] if m is not None else 0) for k in cost}
         out[name] = (image_of(result), cost)
@@ -204,7 +256,31 @@ def run_semantic(b: Bench, scene, answer, seed: int, **over):
         latent=lat, steps=s["steps"], t0=s["t0"], scheduler="simple", seed=seed, discretization="euler_maruyama",
         precision="float32", negative=b.null)[0])
     out["sync_sde"] = (image_of(result), cost)
+    if "t0" not in over:  # the shipped recolour example's recipe (its own t0), not swept
+        out["masked_cycle_sde"] = run_masked_recolour(b, scene, lat, src, tgt, seed, s["steps"])
     return out
+
+
+def run_masked_recolour(b: Bench, scene, lat, src, tgt, seed: int, steps: int):
+    """(image, cost) of the shapes prompt-change example's recipe (EXAMPLE_RECOLOUR): the object's mask grown
+    by 2 px (what a user paints), Cycle-SDE recorded with the source prompt at CFG 1, replayed with the target
+    prompt at CFG 7.5 against the source prompt as the negative, inside the mask."""
+    from sampling import shapes_metrics as metrics
+    from sampling import shapes_world as world
+
+    e = EXAMPLE_RECOLOUR
+    mask = metrics.dilate(world.object_masks(scene, SIZE)[0, 0], e["grow"]).float()[None]
+
+    def fn():
+        rec = b.call("SDEEditCycleSDERecord", model=b.model, positive=src, negative=src, cfg=1.0,
+                     cfg_schedule="constant", latent=lat, t0=e["t0"], steps=steps,
+                     scheduler="simple", precision="float32", seed=seed, batch_size=1, independent_noise=False)
+        return b.call("SDEEditResample", model=b.model, positive=tgt, negative=src, cfg=e["cfg"],
+                      cfg_schedule="constant", latent=rec[0], trajectory=rec[1], method="cycle_sde", seed=seed,
+                      mask=mask)[0]
+
+    result, cost = b.measure(fn)
+    return image_of(result), cost
 
 
 def run_diffedit(b: Bench, scene, answer, seed: int, reference: str, noise_strength: float, noises: int):
@@ -226,118 +302,6 @@ STRENGTHS = (0.3, 0.5, 0.7)
 NOISES = (1, 5, 10, 20)
 
 
-def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None, grid_scenes: int = 6,
-              log=print, **over) -> list[dict]:
-    """Rows of one task over n scenes (and an example grid of the first `grid_scenes`)."""
-    from sampling import shapes_metrics as metrics
-    from sampling import shapes_world as world
-
-    rows, grid = [], []
-    if task in ("drag", "sweeps", "steps"):
-        cases = drag_cases(n)
-        settings = {
-            "drag": [({}, ("copy_paste", "sde", "ode"))],
-            "sweeps": [({"t0": v}, ("sde", "ode")) for v in SWEEPS["t0"]]
-            + [({k: v}, ("sde",)) for k in ("alpha", "beta", "step_size") for v in SWEEPS[k]],
-            "steps": [({"steps": v}, ("sde", "ode")) for v in STEPS_SWEEP],
-        }[task]
-        for k, (scene, answer, prompt, pts) in enumerate(cases):
-            for over_k, methods in settings:
-                res = run_drag(b, scene, answer, prompt, pts, seed=k, methods=methods, **(over | over_k))
-                dist = math.hypot(pts[2] - pts[0], pts[3] - pts[1])
-                for method, (img, cost) in res.items():
-                    rows.append({"task": task, "scene": k, "method": method, "setting": over_k, "drag_px": dist,
-                                 **metrics.drag_metrics(img, scene, answer, 0), **cost})
-                if task == "drag" and k < grid_scenes:
-                    grid.append([world.render(scene, SIZE)[0], world.render(answer, SIZE)[0],
-                                 *(res[m][0] for m in methods)])
-            log(f"{task} scene {k + 1}/{n}")
-    elif task == "semantic":
-        for k, (scene, answers) in enumerate(edit_cases(n)):
-            for edit, answer in answers.items():
-                res = run_semantic(b, scene, answer, seed=k, **over)
-                for method, (img, cost) in res.items():
-                    rows.append({"task": task, "scene": k, "edit": edit, "method": method,
-                                 **metrics.edit_metrics(img, scene, answer, 0), **cost})
-                if k < grid_scenes:
-                    grid.append([world.render(scene, SIZE)[0], world.render(answer, SIZE)[0],
-                                 *(img for img, _ in res.values())])
-            log(f"{task} scene {k + 1}/{n}")
-    elif task == "diffedit":
-        for k, (scene, answers) in enumerate(edit_cases(n)):
-            truth = world.object_masks(scene, SIZE)[0, 0]
-            answer = answers["recolour"]
-            for reference in ("source", "empty"):
-                for strength in STRENGTHS:
-                    for noises in NOISES:
-                        default = (strength == DEFAULTS["diffedit"]["noise_strength"],
-                                   noises == DEFAULTS["diffedit"]["noises"])
-                        if not any(default):
-                            continue  # vary one setting at a time
-                        soft, cost = run_diffedit(b, scene, answer, k, reference, strength, noises)
-                        row = {"task": task, "scene": k, "reference": reference, "noise_strength": strength,
-                               "noises": noises, **cost}
-                        for thr in THRESHOLDS:
-                            row[f"iou@{thr}"] = metrics.mask_iou(soft, truth, thr)
-                            row[f"iou_post@{thr}"] = metrics.mask_iou(soft, truth, thr, post=True)
-                        rows.append(row)
-                        if k < grid_scenes and reference == "source" and all(default):
-                            post = metrics.fill_holes(metrics.postprocess_map(soft) > 0.5)
-                            grid.append([world.render(scene, SIZE)[0], *(m.float().expand(3, -1, -1) for m in
-                                                                          (truth, soft, soft > 0.5, post))])
-            log(f"{task} scene {k + 1}/{n}")
-    else:
-        raise ValueError(f"unknown task {task!r}: one of {TASKS}")
-    if grid_path is not None and grid:
-        save_grid(grid, grid_path)
-    return rows
-
-
-def save_grid(rows: list[list], path: pathlib.Path, zoom: int = 4) -> None:
-    """Images [3, H, W] in [0, 1], one list per grid row, upscaled `zoom`× (nearest), 2 px white gaps."""
-    from PIL import Image
-
-    h = rows[0][0].shape[-1] * zoom
-    cols = max(len(r) for r in rows)
-    canvas = Image.new("RGB", (cols * (h + 2), len(rows) * (h + 2)), "white")
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            a = (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype("uint8")
-            canvas.paste(Image.fromarray(a).resize((h, h), Image.NEAREST), (j * (h + 2), i * (h + 2)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
-
-
-# ----------------------------------------------------------------------------------------------- report
-
-def bootstrap(values, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """(mean, 2.5 %, 97.5 %) of the mean over scenes, by a percentile bootstrap; nan-free values only."""
-    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), (n, len(v)))].mean(axis=1)
-    return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
-def paired(rows: list[dict], a: str, b: str, key: str, **match) -> tuple[float, float, float, int]:
-    """Bootstrap of the per-scene difference a − b of `key` (scenes where both are defined), and their count."""
-    def by_scene(method):
-        return {r["scene"]: r[key] for r in rows
-                if r["method"] == method and all(r.get(k) == v for k, v in match.items())}
-    ra, rb = by_scene(a), by_scene(b)
-    diffs = [ra[s] - rb[s] for s in ra if s in rb and not (math.isnan(ra[s]) or math.isnan(rb[s]))]
-    return (*bootstrap(diffs), len(diffs))
-
-
-def fmt(ci: tuple, digits: int = 2, pct: bool = False) -> str:
-    m, lo, hi = ci[:3]
-    if math.isnan(m):
-        return "–"
-    f = (lambda x: f"{100 * x:.0f}") if pct else (lambda x: f"{x:.{digits}f}")
-    return f"{f(m)} [{f(lo)}, {f(hi)}]"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -346,6 +310,12 @@ def main(argv=None) -> int:
     run.add_argument("--scenes", type=int, default=100)
     run.add_argument("--threads", type=int, default=1, help="torch threads (1: tasks can run side by side)")
     run.add_argument("--out", type=pathlib.Path, default=OUT)
+    run.add_argument("--methods", default=None, help="comma-separated drag methods (default: all DRAG_VARIANTS)")
+    run.add_argument("--masked", choices=("no", "yes", "both"), default="both", help="drag: which setting(s)")
+    run.add_argument("--name", default=None, help="rows file name (default: the task's; the report reads "
+                                                  "drag.json and drag_masked.json)")
+    run.add_argument("--split", choices=list(SPLITS), default=None,
+                     help="scene seeds: tuning or heldout (default: the task's own, TASK_SPLIT)")
     rep = sub.add_parser("report", help="tables, plots and the markdown report from the rows in docs/shapes_bench/")
     rep.add_argument("--out", type=pathlib.Path, default=OUT, help="where the rows are (and the plots go)")
     rep.add_argument("--report", type=pathlib.Path, default=REPORT)
@@ -360,10 +330,17 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     start = time.time()
     b = Bench()
-    rows = task_rows(args.task, b, args.scenes, grid_path=args.out / f"{args.task}_examples.png",
-                     log=lambda m: print(f"{time.time() - start:7.1f} s  {m}", flush=True))
-    path = write_rows(args.task, rows, args.out, scenes=args.scenes, threads=args.threads,
-                      seconds=round(time.time() - start, 1))
+    split = args.split or TASK_SPLIT[args.task]
+    from bench_shapes_tasks import task_rows
+
+    name = args.name or args.task
+    masked = {"no": (False,), "yes": (True,), "both": (False, True)}[args.masked]
+    methods = tuple(args.methods.split(",")) if args.methods else None
+    rows = task_rows(args.task, b, args.scenes, grid_path=args.out / f"{name}_examples.png",
+                     log=lambda m: print(f"{time.time() - start:7.1f} s  {m}", flush=True), split=split,
+                     methods=methods, masked=masked)
+    path = write_rows(name, rows, args.out, scenes=args.scenes, threads=args.threads, split=split,
+                      scene_seeds=SPLITS[split], seconds=round(time.time() - start, 1))
     print(f"wrote {len(rows)} rows to {path} in {time.time() - start:.0f} s")
     return 0
 
@@ -373,7 +350,8 @@ def write_rows(task: str, rows: list[dict], out: pathlib.Path, **meta) -> pathli
     import torch
 
     meta = {"task": task, "weights": WEIGHTS, "size": SIZE, "settings": DEFAULTS,
-            "sweeps": {"sweeps": SWEEPS, "steps": STEPS_SWEEP}.get(task), "torch": torch.__version__,
+            "sweeps": {"sweeps": SWEEPS, "steps": STEPS_SWEEP, "semantic_t0": SEMANTIC_T0}.get(task),
+            "variants": DRAG_VARIANTS, "torch": torch.__version__,
             "machine": machine()} | meta
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{task}.json"
@@ -383,21 +361,6 @@ def write_rows(task: str, rows: list[dict], out: pathlib.Path, **meta) -> pathli
     body = ",\n".join(json.dumps(rounded(r)) for r in rows)  # one row a line: small files, readable diffs
     path.write_text(f'{{"meta": {json.dumps(meta)},\n"rows": [\n{body}\n]}}\n')
     return path
-
-
-def machine() -> str:
-    import os
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end"
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from sampling import shapes_world as world
 from sampling.drag import parse_points, substep_count
 
 STEPS = 6  # steps below t0 (the benchmark: 20)
-N = 3
+N = 2
+DRAGS = ("copy_paste", "ode", "sde", "sde_vacated")  # of bench_shapes.DRAG_VARIANTS: the floor, ODE, two SDEs
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +26,12 @@ def bench(host):
 @pytest.fixture(scope="module")
 def results(bench, tmp_path_factory):
     """{task: rows} of the three tasks on 3 scenes, written as the benchmark writes them."""
-    from bench_shapes import task_rows, write_rows
+    from bench_shapes import write_rows
+    from bench_shapes_tasks import task_rows
 
     out = tmp_path_factory.mktemp("shapes_bench")
     rows = {
-        "drag": task_rows("drag", bench, N, grid_path=out / "drag_examples.png", steps=STEPS),
+        "drag": task_rows("drag", bench, N, grid_path=out / "drag_examples.png", steps=STEPS, methods=DRAGS),
         "semantic": task_rows("semantic", bench, N, grid_path=out / "semantic_examples.png", steps=STEPS),
         "diffedit": task_rows("diffedit", bench, N, grid_path=out / "diffedit_examples.png"),
     }
@@ -43,14 +45,15 @@ def test_drag_rows_count_the_calls_of_algorithm_1(results):
 
     _, rows = results
     rows = rows["drag"]
-    assert len(rows) == 3 * N
+    assert len(rows) == (2 * len(DRAGS) - 1) * N  # unmasked, then masked (no floor)
     for k, (_, _, _, pts) in enumerate(drag_cases(N)):
         pair = parse_points(f'[{{"source": [{pts[0]}, {pts[1]}], "target": [{pts[2]}, {pts[3]}]}}]', 32, 32)
         m = substep_count(pair, 2.0)
-        by = {r["method"]: r for r in rows if r["scene"] == k}
-        assert by["copy_paste"]["calls"] == 0
-        assert by["sde"]["calls"] == m * STEPS  # record and replay fused: one pass per step
-        assert by["ode"]["calls"] == m * (2 * STEPS - 1)  # inversion (its last level needs no call) and DDIM
+        for masked in (False, True):
+            by = {r["method"]: r for r in rows if r["scene"] == k and r["masked"] == masked}
+            assert by.get("copy_paste", {"calls": 0})["calls"] == 0
+            assert by["sde"]["calls"] == by["sde_vacated"]["calls"] == m * STEPS  # record and replay fused
+            assert by["ode"]["calls"] == m * (2 * STEPS - 1)  # inversion (its last level needs no call) and DDIM
         assert by["sde"]["drag_px"] == pytest.approx(math.hypot(pts[2] - pts[0], pts[3] - pts[1]))
 
 
@@ -61,21 +64,24 @@ def test_drags_move_the_object_towards_the_target(results):
     _, rows = results
     for r in rows["drag"]:
         assert 0 <= r["iou"] <= 1 and r["hole_err"] >= 0 and r["outside_err"] >= 0
-        if r["method"] == "sde":
+        assert r["catastrophic"] in (0, 1) and r["err"] > 0 and r["realism"] >= 0
+        assert r["catastrophic"] == float(r["lost"] == 1 or r["wrong_colour"] == 1 or r["dist"] > 5)
+        if r["method"].startswith("sde"):
             assert r["lost"] == 0 and r["dist"] < r["drag_px"], r
         elif r["method"] == "ode":
             assert (r["lost"] == 1) == math.isnan(r["dist"]), r  # lost exactly when no object is found
         else:
             assert r["dist"] < 1.5 and r["iou"] > 0.6, r
-    floor = [r["hole_err"] for r in rows["drag"] if r["method"] == "copy_paste"]
-    sde = [r["hole_err"] for r in rows["drag"] if r["method"] == "sde"]
-    assert sum(sde) < sum(floor)  # resampling cleans up the noise the paste leaves in the hole
+    floor = [r for r in rows["drag"] if r["method"] == "copy_paste"]
+    sde = [r for r in rows["drag"] if r["method"] == "sde" and not r["masked"]]
+    assert sum(r["hole_err"] for r in sde) < sum(r["hole_err"] for r in floor)  # resampling cleans up the hole
+    assert sum(r["realism"] for r in sde) < sum(r["realism"] for r in floor)  # the floor's noisy hole is unreal
 
 
 def test_semantic_rows_and_their_costs(results):
     _, rows = results
     rows = rows["semantic"]
-    assert len(rows) == N * 2 * 5
+    assert len(rows) == N * 2 * 7
     for k in range(N):
         for edit in ("recolour", "reshape"):
             by = {r["method"]: r for r in rows if r["scene"] == k and r["edit"] == edit}
@@ -83,8 +89,12 @@ def test_semantic_rows_and_their_costs(results):
             assert by["diffedit_sde"]["calls"] == by["cycle_sde"]["calls"] + 1  # + the mask: one batched pass
             assert by["diffedit_ode"]["calls"] == by["ddim"]["calls"] + 1
             assert by["sync_sde"]["calls"] == STEPS  # both paths in one pass
+            assert by["ddpm"]["calls"] == STEPS  # noise-adding needs no call
+            assert by["masked_cycle_sde"]["calls"] == 2 * STEPS  # record at CFG 1, replay (one pass a step)
             for r in by.values():
                 assert r["class_ok"] in (0, 1) and 0 <= r["bg_err"] < 1 and r["kind_ok"] in (0, 1)
+                # the best in-world fit is at least as near as the answer (an in-world scene), up to the fit's slack
+                assert 0 <= r["realism"] <= r["err"] + 0.005 and r["split"] == "heldout"
 
 
 def test_diffedit_rows(results):
@@ -110,6 +120,7 @@ def test_report_from_the_rows(results):
     for label in ("SDE-Drag", "ODE-Drag", "copy-paste", "DiffEdit-SDE", "DiffEdit-ODE", "sync-SDE", "Cycle-SDE"):
         assert f"| {label}" in text
     assert "SDE better?" in text and not re.search(r"\bnan\b", text)
+    assert "### Masked" in text and "whole-image err" in text and "heldout split" in text
     for png in ("drag_by_length.png", "diffedit.png", "drag_examples.png", "semantic_examples.png"):
         assert (out / png).stat().st_size > 1000
     assert "(drag_examples.png)" in text  # plots linked relative to the report

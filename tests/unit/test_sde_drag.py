@@ -5,7 +5,7 @@ import pytest
 import torch
 from unit_helpers import Counting, grid, models
 
-from sampling import Gaussian, forward_trajectory, gaussian_noise, guidance_scales, sample, streams
+from sampling import Gaussian, em_mean, forward_trajectory, gaussian_noise, guidance_scales, sample, streams
 from sampling.drag import DragPair, copy_paste, drag_calls, drag_plan, drag_steps, edited_region, sde_drag
 from sampling.samplers import ddim_invert, sample_coupled
 from sampling.schedule import coeffs, marginal_std
@@ -38,8 +38,8 @@ def test_renoised_square_has_the_latents_own_marginal_variance(path, sigma0):
 
 def test_copy_paste_refuses_a_bad_noise_std():
     x = torch.zeros(1, 1, 8, 8)
-    for std in (0.0, -1.0, float("nan")):
-        with pytest.raises(ValueError, match="std must be a positive number"):
+    for std in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="std must be a number ≥ 0"):
             copy_paste(x, [PAIR], 1, 1.1, 0.3, streams.generator(0, "paste"), std)
 
 
@@ -114,22 +114,23 @@ def test_same_seed_same_drag_other_seed_other_drag():
     assert not torch.allclose(a, sde_drag(den, x0, plan, sigmas, "ve", w, 12, **kw))
 
 
-def test_fresh_noise_region_is_plain_ddpm_inside_and_cycle_sde_outside():
-    """The region option of the coupled sampler: region 1 everywhere = DDPM with that noise from the same
-    start; region 0 = plain Cycle-SDE; and a partial region is exact (reconstruction) outside."""
+def test_residual_hook_fresh_everywhere_is_plain_ddpm_and_identity_is_cycle_sde():
+    """The coupled sampler's residual edit: fresh noise τ·w everywhere = DDPM with that noise from the same
+    start; the identity edit = plain Cycle-SDE."""
     den, x0, sigmas, w = setting()
     forward = forward_trajectory(x0, sigmas, "ve", torch.Generator().manual_seed(1))
     y = forward.latents[0] + 0.1
-    ones, zeros = torch.ones(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
-    inside = sample_coupled(den, y, forward, w, fresh=(ones, gaussian_noise(y, torch.Generator().manual_seed(2))))
+    noise = gaussian_noise(y, torch.Generator().manual_seed(2))
+    inside = sample_coupled(den, y, forward, w, residual=lambda i, r, tau: tau * noise(tau, tau))
     ddpm = sample(den, y, forward, "ddpm", w, noise_sampler=gaussian_noise(y, torch.Generator().manual_seed(2)))
     assert torch.allclose(inside, ddpm, atol=1e-12)
     plain = sample_coupled(den, y, forward, w)
-    none = sample_coupled(den, y, forward, w, fresh=(zeros, gaussian_noise(y, torch.Generator().manual_seed(2))))
-    assert torch.equal(plain, none)
+    assert torch.equal(plain, sample_coupled(den, y, forward, w, residual=lambda i, r, tau: r))
+    with pytest.raises(ValueError, match="DDPM steps only"):
+        sample_coupled(den, y, forward, w, residual=lambda i, r, tau: r, mean=em_mean)
 
 
-@pytest.mark.parametrize("square_noise", ["recorded", "fresh"])
+@pytest.mark.parametrize("square_noise", ["recorded", "fresh", "fresh_vacated", "moved"])
 @pytest.mark.parametrize("path", ["ve", "flow"])
 def test_outside_the_squares_a_pointwise_model_reconstructs_exactly(path, square_noise):
     """With a denoiser that acts pixel by pixel (an isotropic Gaussian), only the squares S ∪ T of the
@@ -157,12 +158,13 @@ def test_fresh_noise_forgets_the_source_detail_in_the_squares():
     sigmas = grid("ve", 4)
     plan = [[DragPair((2, 2), (6, 6))]]  # one jump: S = rows/cols 1..2, T = 5..6, disjoint
     means = {}
-    for square_noise in ("recorded", "fresh"):
+    for square_noise in ("recorded", "fresh", "fresh_vacated", "moved"):
         outs = [sde_drag(den, x0, plan, sigmas, "ve", 1.0, s, r=1, alpha=1.0, beta=0.0, square_noise=square_noise)
                 for s in range(200)]
         means[square_noise] = float(torch.stack(outs)[..., 1:3, 1:3].mean())
     assert means["recorded"] > 0.5  # the old object comes back where it was: a ghost
-    assert abs(means["fresh"]) < 0.2  # fresh noise: the vacated square follows the model (mean 0 here)
+    for variant in ("fresh", "fresh_vacated", "moved"):  # the vacated square follows the model (mean 0 here)
+        assert abs(means[variant]) < 0.2, (variant, means)
 
 
 def test_sde_drag_refuses_unknown_options():
@@ -174,3 +176,18 @@ def test_sde_drag_refuses_unknown_options():
         sde_drag(den, x0, [], sigmas, "ve", w, 0, r=1, alpha=1.1, beta=0.3)
     with pytest.raises(ValueError, match="multi_point"):
         drag_plan([PAIR], 2.0, "both")
+
+
+@pytest.mark.parametrize("path", ["ve", "flow"])
+def test_moved_residual_translates_the_square_exactly_on_a_pointwise_model(path):
+    """`moved` drags the recorded residual with the latent: with α = 1 and a pixel-wise model, the target
+    square retraces the source square's recorded path, so the output's T is the input's S to float
+    rounding. The recorded residual (the paper) replays T's own detail instead, and does not."""
+    den = Gaussian(torch.zeros(2, 8, 8, dtype=torch.float64), 0.4, path)
+    x0 = torch.randn((1, 2, 8, 8), generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    pair = DragPair((2, 2), (4, 5))  # r = 2: S rows/cols 0..3, T rows 3..6, cols 2..5 (they overlap)
+    kw = {"r": 2, "alpha": 1.0, "beta": 0.3}
+    moved = sde_drag(den, x0, [[pair]], grid(path, 5), path, 1.0, 1, square_noise="moved", **kw)
+    assert torch.allclose(moved[..., 3:7, 2:6], x0[..., 0:4, 0:4], atol=1e-10)
+    paper = sde_drag(den, x0, [[pair]], grid(path, 5), path, 1.0, 1, square_noise="recorded", **kw)
+    assert not torch.allclose(paper[..., 3:7, 2:6], x0[..., 0:4, 0:4], atol=1e-2)

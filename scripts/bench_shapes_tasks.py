@@ -1,0 +1,106 @@
+"""The shapes benchmarks' tasks: the rows of each task over seeded scenes (scripts/bench_shapes.py runs them)."""
+
+from __future__ import annotations
+
+import math
+import pathlib
+
+from bench_shapes import (
+    DEFAULTS,
+    DRAG_VARIANTS,
+    NOISES,
+    SEMANTIC_T0,
+    SIZE,
+    STEPS_SWEEP,
+    STRENGTHS,
+    SWEEPS,
+    TASK_SPLIT,
+    TASKS,
+    THRESHOLDS,
+    Bench,
+    drag_cases,
+    edit_cases,
+    run_diffedit,
+    run_drag,
+    run_semantic,
+)
+from bench_stats import save_grid
+
+
+def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None, grid_scenes: int = 6,
+              log=print, split: str | None = None, methods: tuple[str, ...] | None = None,
+              masked: tuple[bool, ...] = (False, True), **over) -> list[dict]:
+    """Rows of one task over n scenes of `split` (default: TASK_SPLIT[task]), and an example grid; `methods`
+    keeps only those drag methods (all of the task's by default)."""
+    from sampling import shapes_metrics as metrics
+    from sampling import shapes_world as world
+
+    split = split or TASK_SPLIT[task]
+    rows, grid = [], []
+    if task in ("drag", "sweeps", "steps"):
+        settings = {
+            "drag": [({}, tuple(DRAG_VARIANTS), False), ({}, tuple(m for m in DRAG_VARIANTS if m != "copy_paste"),
+                                                         True)],
+            "sweeps": [({"t0": v}, ("sde", "sde_fresh", "ode"), False) for v in SWEEPS["t0"]]
+            + [({k: v}, ("sde", "sde_fresh"), False) for k in ("alpha", "beta", "step_size") for v in SWEEPS[k]],
+            "steps": [({"steps": v}, ("sde", "sde_fresh", "ode"), False) for v in STEPS_SWEEP],
+        }[task]
+        settings = [(o, tuple(m for m in ms if methods is None or m in methods), mk) for o, ms, mk in settings
+                    if task != "drag" or mk in masked]
+        for k, (scene, answer, prompt, pts) in enumerate(drag_cases(n, split)):
+            for over_k, methods_k, mk in settings:
+                res = run_drag(b, scene, answer, prompt, pts, seed=k, methods=methods_k, masked=mk, **(over | over_k))
+                dist = math.hypot(pts[2] - pts[0], pts[3] - pts[1])
+                for method, (img, cost) in res.items():
+                    rows.append({"task": task, "split": split, "scene": k, "method": method, "masked": mk,
+                                 "setting": over_k, "drag_px": dist,
+                                 **metrics.drag_metrics(img, scene, answer, 0), **cost})
+                if task == "drag" and k < grid_scenes and not mk:
+                    grid.append([world.render(scene, SIZE)[0], world.render(answer, SIZE)[0],
+                                 *(res[m][0] for m in methods_k)])
+            log(f"{task} scene {k + 1}/{n}")
+    elif task in ("semantic", "semantic_t0"):
+        edits = ("recolour", "reshape") if task == "semantic" else ("recolour",)
+        t0s = (None,) if task == "semantic" else SEMANTIC_T0
+        for k, (scene, answers) in enumerate(edit_cases(n, split)):
+            for edit in edits:
+                answer = answers[edit]
+                for t0 in t0s:
+                    over_k = over | ({} if t0 is None else {"t0": t0})
+                    res = run_semantic(b, scene, answer, seed=k, **over_k)
+                    for method, (img, cost) in res.items():
+                        rows.append({"task": task, "split": split, "scene": k, "edit": edit, "method": method,
+                                     "t0": over_k.get("t0", DEFAULTS["semantic"]["t0"]),
+                                     **metrics.edit_metrics(img, scene, answer, 0), **cost})
+                    if k < grid_scenes and t0 is None:
+                        grid.append([world.render(scene, SIZE)[0], world.render(answer, SIZE)[0],
+                                     *(img for img, _ in res.values())])
+            log(f"{task} scene {k + 1}/{n}")
+    elif task == "diffedit":
+        for k, (scene, answers) in enumerate(edit_cases(n, split)):
+            truth = world.object_masks(scene, SIZE)[0, 0]
+            answer = answers["recolour"]
+            for reference in ("source", "empty"):
+                for strength in STRENGTHS:
+                    for noises in NOISES:
+                        default = (strength == DEFAULTS["diffedit"]["noise_strength"],
+                                   noises == DEFAULTS["diffedit"]["noises"])
+                        if not any(default):
+                            continue  # vary one setting at a time
+                        soft, cost = run_diffedit(b, scene, answer, k, reference, strength, noises)
+                        row = {"task": task, "split": split, "scene": k, "reference": reference,
+                               "noise_strength": strength, "noises": noises, **cost}
+                        for thr in THRESHOLDS:
+                            row[f"iou@{thr}"] = metrics.mask_iou(soft, truth, thr)
+                            row[f"iou_post@{thr}"] = metrics.mask_iou(soft, truth, thr, post=True)
+                        rows.append(row)
+                        if k < grid_scenes and reference == "source" and all(default):
+                            post = metrics.fill_holes(metrics.postprocess_map(soft) > 0.5)
+                            grid.append([world.render(scene, SIZE)[0], *(m.float().expand(3, -1, -1) for m in
+                                                                          (truth, soft, soft > 0.5, post))])
+            log(f"{task} scene {k + 1}/{n}")
+    else:
+        raise ValueError(f"unknown task {task!r}: one of {TASKS}")
+    if grid_path is not None and grid:
+        save_grid(grid, grid_path)
+    return rows
