@@ -29,7 +29,7 @@ from .common import CATEGORY, PRECISIONS, Trajectory_, check_choice, output_late
 # The node's defaults for the two SDE-Drag options (the paper's algorithm is grid paper + square_noise
 # recorded); chosen on held-out shapes scenes, see docs/shapes_benchmarks.md.
 DEFAULT_GRID = "scheduler"
-DEFAULT_SQUARE_NOISE = "recorded"
+DEFAULT_SQUARE_NOISE = "moved"
 
 
 def points_input() -> io.String.Input:

@@ -70,7 +70,8 @@ def test_composite_with_one_substep_equals_the_primitive_chain(host, family_mode
     chain = resample(host, model, pos, neg, pasted, traj, "cycle_sde", cfg=3.0, schedule="linear", mask=mask)
     one = call(host, "SDEEditSDEDrag", model=model, positive=pos, negative=neg, latent=latent, points=PTS, t0=0.6,
                steps=4, step_size=2.0, r=1, alpha=1.1, beta=0.3, cfg=3.0, seed=7, method="sde",
-               multi_point="simultaneous", scheduler="simple", precision="float64", mask=mask)[0]
+               multi_point="simultaneous", scheduler="simple", precision="float64", grid="scheduler",
+               square_noise="recorded", mask=mask)[0]  # the paper's noise: the chain replays the record as is
     assert max_err(one, chain) <= 1e-4 * (1 + float(chain["samples"].abs().max())), max_err(one, chain)
     assert max_err(one, latent) > 1e-2  # and it did drag something
 

@@ -71,17 +71,21 @@ def test_mask_keeps_the_non_editable_area_on_the_trajectory(host, family_models,
 
 @pytest.mark.parametrize("fam", ["eps", "v"])
 def test_our_ddpm_equals_comfyui_ddpm_sampler(host, family_models, fam):
-    """Our DDPM step (Eq. 6, η = 1, in (a, s) form) is ComfyUI's `ddpm` sampler on VP models, noise for noise.
+    """Our DDPM step (Eq. 6, η = 1, in (a, s) form) is ComfyUI's `ddpm` sampler on VP models, noise for noise:
+    ComfyUI seeded with the seed of our "ddpm" stream (sampling/streams.py) draws the same numbers.
 
     (ComfyUI's ddpm is written for VP/VE models only; on flow models there is nothing to compare.)
     """
+    from sampling.streams import stream_seed
+
     model, pos, neg, latent = family_models[fam]
     x_t0, traj = call(host, "SDEEditNoiseAddingInversion", model=model, latent=latent, t0=0.5, steps=6, seed=2,
                       scheduler="simple", independent_noise=False, precision="float32")
     ours = resample(host, model, pos, neg, x_t0, traj, "ddpm", cfg=2.0, seed=11)
     sampler = call(host, "KSamplerSelect", sampler_name="ddpm")[0]
-    theirs = call(host, "SamplerCustom", model=model, add_noise=False, noise_seed=11, cfg=2.0, positive=pos,
-                  negative=neg, sampler=sampler, sigmas=traj.sigmas.to(torch.float32), latent_image=x_t0)[0]
+    theirs = call(host, "SamplerCustom", model=model, add_noise=False, noise_seed=stream_seed(11, "ddpm"), cfg=2.0,
+                  positive=pos, negative=neg, sampler=sampler, sigmas=traj.sigmas.to(torch.float32),
+                  latent_image=x_t0)[0]
     assert max_err(ours, theirs) <= 1e-4 * (1 + float(theirs["samples"].abs().max())), max_err(ours, theirs)
 
 

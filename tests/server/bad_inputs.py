@@ -135,7 +135,8 @@ def sde_drag(**kw) -> dict:
     return n("SDEEditSDEDrag", **({"model": M, "positive": P, "negative": N, "latent": L, "points": GOOD_POINTS,
                                    "t0": 0.6, "steps": 2, "step_size": 2.0, "r": 2, "alpha": 1.1, "beta": 0.3,
                                    "cfg": 2.0, "seed": 0, "method": "sde", "multi_point": "simultaneous",
-                                   "scheduler": "simple", "precision": "float32"} | kw))
+                                   "scheduler": "simple", "precision": "float32", "grid": "scheduler",
+                                   "square_noise": "moved"} | kw))
 
 
 def diffedit(**kw) -> dict:
@@ -414,6 +415,10 @@ CASES: list[Case] = [
     Case("cp-latent-16ch-on-sd15", CP, copy_paste_graph(latent=SD3_LATENT), "execution", CHANNELS_16),
     # SDE-Drag
     Case("drag-t0-zero", DRAG, drag_graph(t0=0.0), "validation", ("t0", MIN)),
+    Case("drag-grid-unknown", DRAG, drag_graph(grid="uniform"), "execution",
+         ("grid 'uniform' is not one of scheduler, paper",)),
+    Case("drag-square-noise-unknown", DRAG, drag_graph(square_noise="new"), "execution",
+         ("square_noise 'new' is not one of recorded, fresh, fresh_vacated, moved",)),
     Case("drag-t0-nan", DRAG, drag_graph(t0=NAN), "execution", ("t0 must be in (0, 1]",)),
     Case("drag-steps-zero", DRAG, drag_graph(steps=0), "validation", ("steps", MIN)),
     Case("drag-steps-huge", DRAG, drag_graph(steps=10**9), "validation", ("steps", MAX)),
