@@ -5,10 +5,12 @@ queues one graph of core and pack nodes; the results come back over HTTP (/view)
 
 With no checkpoint named it runs on the pack's own learned shapes model (nodes/shapes_weights/,
 docs/shapes_training.md; 32 px, seconds per edit on a CPU): the input is a scene of the shapes
-world (a red disc on a gradient), the graph runs SDE Edit Drag Points, SDE-Drag and ODE-Drag of the
-same drag (ALGORITHMS.md §4) and a prompt change "red disc" → "blue disc" by Cycle-SDE record +
-resample (§3), and the output is input with the arrow | SDE-Drag | ODE-Drag | recolour, each panel
-upscaled 8× (nearest).
+world drawn by SDE Edit: Shapes Scene (a red disc on a gradient, background seed 2026, fixed before
+any result was seen and used by no tuning run), the graph runs SDE Edit Drag Points, SDE-Drag (the
+node's defaults) and ODE-Drag of the same drag and a prompt change "red disc" → "red square" by
+DiffEdit-SDE, four tries (the shipped prompt-change example), and the output is input with the arrow |
+the exact answer | SDE-Drag | ODE-Drag | the four tries, each panel upscaled 8× (nearest) with its mean
+|output − exact answer| printed under it.
 
 With `--checkpoint NAME` (a file in ComfyUI/models/checkpoints) it runs the drag on that model: a
 drawn red disc on a gradient at 512 px, CLIP prompts, the paper's 120 steps; the output is input with
@@ -28,6 +30,9 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from hostlib import ROOT, ComfyServer  # noqa: E402
+
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # appended: never shadow ComfyUI's own `nodes` module
 
 SHAPES_WEIGHTS = "shapes_cond_32.safetensors"  # the conditional shapes model (nodes/shapes_weights/)
 SHAPES_SIZE = 32  # the side it was trained at
@@ -50,56 +55,54 @@ def draw_input(path: pathlib.Path, size: int) -> None:
     img.save(path)
 
 
-def shapes_scene(path: pathlib.Path, seed: int) -> tuple[float, float, float]:
-    """A scene of the shapes world (one red disc on a gradient, its centre at x = 0.3) saved as a PNG;
-    returns the disc's centre and radius as fractions of the side."""
-    import numpy as np
-    from PIL import Image
+DEMO_SCENE = {"text": "red disc", "x": 0.3, "y": 0.5, "radius": 0.15, "seed": 2026}  # the shapes demo's picture
+DEMO_TARGET = (0.7, 0.5)  # where the disc is dragged (fractions of the side)
 
-    if str(ROOT) not in sys.path:
-        sys.path.append(str(ROOT))  # appended: never shadow ComfyUI's own `nodes` module
+
+def demo_scene(seed: int = DEMO_SCENE["seed"]):
+    """(scene, dragged answer, reshaped answer) of the shapes demo, from the shapes world's own parameters."""
     from sampling import shapes_world as world
 
-    scene = world.random_scene(np.random.default_rng(seed), 1, kind=0, colour=0, r_range=(0.15, 0.17))  # red disc
-    scene = world.moved(scene, 0, 0.3, 0.5)
-    pixels = (world.render(scene, SHAPES_SIZE)[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-    Image.fromarray(pixels).save(path)
-    shape = scene.shapes[0]
-    return shape.cx, shape.cy, shape.r
+    d = DEMO_SCENE
+    scene = world.one_object_scene(seed, d["text"], d["x"], d["y"], d["radius"])
+    return scene, world.moved(scene, 0, *DEMO_TARGET), world.reshaped(scene, 0, "square")
 
 
-def drag_graph(image: str, points: list, steps: int, t0: float, cfg: float, seed: int, *, ckpt: str | None = None,
-               r: int = 5, recolour: tuple[str, str] | None = None, recolour_cfg: float = 7.5,
-               recolour_t0: float = 0.6) -> dict:
+def drag_graph(image: str | None, points: list, steps: int, t0: float, cfg: float, seed: int, *,
+               ckpt: str | None = None, r: int = 5, change: tuple[str, str] | None = None,
+               scene_seed: int = DEMO_SCENE["seed"]) -> dict:
     """SDE-Drag and ODE-Drag of the same drags, the input with the drags drawn as arrows, and optionally a
-    prompt change by Cycle-SDE. `ckpt` None: the pack's shapes model with its class prompts (the first of
-    `recolour`, else "red disc", is the picture's prompt); else a checkpoint with CLIP prompts."""
+    prompt change as the shipped shapes prompt-change example does it. `ckpt` None: the pack's shapes model
+    with its class prompts, the picture drawn by Shapes Scene (`image` unused); else a checkpoint with CLIP
+    prompts and `image` loaded."""
     if ckpt is None:
-        source = recolour[0] if recolour else "red disc"
+        source = change[0] if change else "red disc"
+        vae = ["1", 1]
         base = {
             "1": {"class_type": "SDEEditLoadShapesModel", "inputs": {"weights": SHAPES_WEIGHTS}},
             "4": {"class_type": "SDEEditShapesPrompt", "inputs": {"text": source}},
             "5": {"class_type": "SDEEditShapesPrompt", "inputs": {"text": ""}},
+            "2": {"class_type": "SDEEditShapesScene", "inputs": DEMO_SCENE | {"seed": scene_seed,
+                                                                               "size": SHAPES_SIZE}},
         }
-        vae = ["1", 1]
     else:
+        vae = ["1", 2]
         base = {
             "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
             "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red disc on a smooth background",
                                                               "clip": ["1", 1]}},
             "5": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["1", 1]}},
+            "2": {"class_type": "LoadImage", "inputs": {"image": image}},
         }
-        vae = ["1", 2]
 
     def drag(method: str) -> dict:
         return {"class_type": "SDEEditSDEDrag", "inputs": {
             "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent": ["3", 0], "points": ["6", 0],
             "t0": t0, "steps": steps, "step_size": 2.0, "r": r, "alpha": 1.1, "beta": 0.3, "cfg": cfg,
             "seed": seed, "method": method, "multi_point": "simultaneous", "scheduler": "simple",
-            "precision": "float32", "vae": vae}}
+            "precision": "float32", "grid": "scheduler", "square_noise": "moved", "vae": vae}}
 
     g = base | {
-        "2": {"class_type": "LoadImage", "inputs": {"image": image}},
         "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["2", 0], "vae": vae}},
         "6": {"class_type": "SDEEditDragPoints", "inputs": {"image": ["2", 0], "points": json.dumps(points)}},
         "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 1], "filename_prefix": "demo_arrows"}},
@@ -110,33 +113,69 @@ def drag_graph(image: str, points: list, steps: int, t0: float, cfg: float, seed
         "12": {"class_type": "VAEDecode", "inputs": {"samples": ["11", 0], "vae": vae}},
         "13": {"class_type": "SaveImage", "inputs": {"images": ["12", 0], "filename_prefix": "demo_ode"}},
     }
-    if recolour:
-        g["14"] = {"class_type": "SDEEditShapesPrompt", "inputs": {"text": recolour[1]}}
-        g["15"] = {"class_type": "SDEEditCycleSDERecord", "inputs": {
-            "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "cfg": recolour_cfg,
-            "cfg_schedule": "constant", "latent": ["3", 0], "t0": recolour_t0, "steps": steps, "seed": seed,
-            "scheduler": "simple", "batch_size": 1, "independent_noise": False, "precision": "float32"}}
-        g["16"] = {"class_type": "SDEEditResample", "inputs": {
-            "model": ["1", 0], "positive": ["14", 0], "negative": ["5", 0], "cfg": recolour_cfg,
-            "cfg_schedule": "constant", "latent": ["15", 0], "trajectory": ["15", 1], "method": "cycle_sde",
-            "seed": seed}}
+    if ckpt is None:
+        g["22"] = {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "demo_input"}}
+    if change:
+        from workflows import Settings, shapes_prompt_change  # the shipped prompt-change example, as it ships
+
+        example = shapes_prompt_change(Settings(shapes_steps=steps))
+        g["14"] = {"class_type": "SDEEditShapesPrompt", "inputs": {"text": change[1]}}
+        g["19"] = example["7"] | {"inputs": example["7"]["inputs"] | {"target": ["14", 0]}}  # DiffEdit's mask
+        g["20"] = example["8"]  # the tries: a batch of the input latent
+        g["15"] = example["10"] | {"inputs": example["10"]["inputs"] | {"latent": ["20", 0]}}
+        g["16"] = example["11"] | {"inputs": example["11"]["inputs"] | {"positive": ["14", 0], "mask": ["19", 0],
+                                                                          "latent": ["15", 0], "trajectory": ["15", 1]}}
         g["17"] = {"class_type": "VAEDecode", "inputs": {"samples": ["16", 0], "vae": vae}}
-        g["18"] = {"class_type": "SaveImage", "inputs": {"images": ["17", 0], "filename_prefix": "demo_recolour"}}
+        g["18"] = {"class_type": "SaveImage", "inputs": {"images": ["17", 0], "filename_prefix": "demo_change"}}
     return g
 
 
-def side_by_side(panels: dict, order: list[tuple[str, str]], zoom: int, arrows: list | None = None):
-    """The panels in a row, upscaled `zoom`× (nearest), each labelled; `arrows` [(x0, y0, x1, y1)] in input pixels
-    are drawn on the first panel."""
+def output_panels(server, entry) -> dict:
+    """{name: PIL image} of a run's saved outputs, by file prefix (demo_NAME_…); the change's tries are
+    change1, change2, … in batch order."""
+    from PIL import Image
+
+    panels, tries = {}, []
+    for meta, png in server.images(entry):
+        if meta["type"] != "output":
+            continue
+        name = meta["filename"].split("_")[1]
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        if name == "change":
+            tries.append((meta["filename"], image))
+        else:
+            panels[name] = image
+    for k, (_, image) in enumerate(sorted(tries, key=lambda t: t[0]), start=1):
+        panels[f"change{k}"] = image
+    return panels
+
+
+def errors(panels: dict, answers: dict) -> dict[str, float]:
+    """Mean |panel − exact answer| (0..1 RGB) of each panel that has an answer."""
+    import numpy as np
+
+    def key(name):
+        return "drag" if name in ("sde", "ode") else "change" if name.startswith("change") else None
+
+    return {name: float(np.abs(np.asarray(im, dtype=np.float32) / 255 - answers[key(name)]).mean())
+            for name, im in panels.items() if key(name)}
+
+
+def side_by_side(panels: dict, order: list[tuple[str, str]], zoom: int, arrows: list | None = None,
+                 notes: dict[str, str] | None = None):
+    """The panels in a row, upscaled `zoom`× (nearest), each labelled (and `notes[name]` on a second line);
+    `arrows` [(x0, y0, x1, y1)] in input pixels are drawn on the first panel."""
     from PIL import Image, ImageDraw
 
     w, h = panels[order[0][0]].size
-    pw, ph, label_h = w * zoom, h * zoom, 16
+    pw, ph, label_h = w * zoom, h * zoom, 30 if notes else 16
     out = Image.new("RGB", (pw * len(order), ph + label_h), "white")
     draw = ImageDraw.Draw(out)
     for k, (name, label) in enumerate(order):
         out.paste(panels[name].resize((pw, ph), Image.NEAREST), (k * pw, 0))
         draw.text((k * pw + 4, ph + 2), label, fill="black")
+        if notes and name in notes:
+            draw.text((k * pw + 4, ph + 15), notes[name], fill="black")
     for x0, y0, x1, y1 in arrows or []:
         a, b = (x0 * zoom, y0 * zoom), (x1 * zoom, y1 * zoom)
         width, head = max(2, pw // 64), max(8, pw // 12)  # sized by the panel: 32 px × 8 or 512 px × 1
@@ -157,45 +196,60 @@ def main() -> int:
                                          "shapes model)")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "output" / "demo.png")
     ap.add_argument("--size", type=int, default=512, help="image side in px with --checkpoint (default 512)")
-    ap.add_argument("--steps", type=int, default=None, help="steps below t0 (default 120; 40 on the shapes model)")
+    ap.add_argument("--steps", type=int, default=None, help="steps below t0 (default 120; 20 on the shapes model)")
     ap.add_argument("--t0", type=float, default=0.6)
     ap.add_argument("--cfg", type=float, default=3.0, help="drag guidance scale at t0, linear down to 1 (default 3)")
-    ap.add_argument("--seed", type=int, default=1, help="the scene (shapes model) and the noise")
+    ap.add_argument("--seed", type=int, default=0, help="the edits' noise")
+    ap.add_argument("--scene-seed", type=int, default=DEMO_SCENE["seed"], help="the shapes scene's background")
     args = ap.parse_args()
 
+    import numpy as np
     from PIL import Image
 
     shapes = args.checkpoint is None
-    steps = args.steps or (40 if shapes else 120)
+    steps = args.steps or (20 if shapes else 120)
+    notes, answers = None, {}
     with tempfile.TemporaryDirectory(prefix="sde_edit_demo_") as tmp:
         with ComfyServer(pathlib.Path(tmp)) as server:
             image = server.dirs["input"] / "demo_input.png"
             if shapes:
                 size, zoom = SHAPES_SIZE, ZOOM
-                cx, cy, radius = shapes_scene(image, args.seed)
-                # Drag the disc's centre 0.4 of the image to the right; the copied square covers the disc.
-                points = [{"source": [cx * size, cy * size], "target": [(cx + 0.4) * size, cy * size]}]
-                graph = drag_graph(image.name, points, steps, args.t0, args.cfg, args.seed,
-                                   r=round(radius * size) + 2, recolour=("red disc", "blue disc"))
+                scene, moved, reshaped = demo_scene(args.scene_seed)
+                o = scene.shapes[0]
+                points = [{"source": [o.cx * size, o.cy * size],
+                           "target": [DEMO_TARGET[0] * size, DEMO_TARGET[1] * size]}]
+                graph = drag_graph(None, points, steps, args.t0, args.cfg, args.seed, r=round(o.r * size) + 2,
+                                   change=("red disc", "red square"), scene_seed=args.scene_seed)
                 what = f"the shapes model {SHAPES_WEIGHTS}"
+                from sampling import shapes_world as world
+
+                answers = {k: world.render(v, size)[0].permute(1, 2, 0).numpy()
+                           for k, v in (("drag", moved), ("change", reshaped))}
             else:
                 size, zoom = args.size, 1
                 draw_input(image, size)
                 points = [{"source": [size // 2, size // 2], "target": [size // 2 + size // 4, size // 2]}]
                 graph = drag_graph(image.name, points, steps, args.t0, args.cfg, args.seed, ckpt=args.checkpoint)
                 what = args.checkpoint
-            print(f"ComfyUI is up at {server.url}; queueing SDE-Drag and ODE-Drag{' and a recolour' if shapes else ''} "
+            also = " and a prompt change" if shapes else ""
+            print(f"ComfyUI is up at {server.url}; queueing SDE-Drag and ODE-Drag{also} "
                   f"({what}, {size} px, {steps} steps below t0 {args.t0}, drag {points[0]['source']} -> "
                   f"{points[0]['target']})", flush=True)
             entry = server.run(graph, timeout=3600)
-            panels = {meta["filename"].split("_")[1]: Image.open(io.BytesIO(png)).convert("RGB")
-                      for meta, png in server.images(entry) if meta["type"] == "output"}
-            panels["input"] = Image.open(image).convert("RGB")
+            panels = output_panels(server, entry)
+            if not shapes:
+                panels["input"] = Image.open(image).convert("RGB")
     order = [("input", "input + drag"), ("sde", "SDE-Drag"), ("ode", "ODE-Drag")]
     if shapes:
-        order.append(("recolour", "red -> blue disc (Cycle-SDE)"))
+        panels["answer"] = Image.fromarray((answers["drag"] * 255).round().astype(np.uint8))
+        order.insert(1, ("answer", "exact answer"))
+        order += [(f"change{k}", f"-> square, try {k}") for k in range(1, 1 + sum(n.startswith("change")
+                                                                                       for n in panels))]
+        errs = errors(panels, answers)
+        notes = {k: f"err {v:.3f}" for k, v in errs.items()}
+        print("mean |output - exact answer| (0..1 RGB): " + ", ".join(f"{k} {v:.4f}" for k, v in errs.items()))
     arrows = [(*p["source"], *p["target"]) for p in points]
-    side = side_by_side(panels, order, zoom, arrows)
+    side = side_by_side(panels, order, zoom, arrows, notes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     side.save(args.out)
     single = args.out.with_name(args.out.stem + "_sde_drag.png")

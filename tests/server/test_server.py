@@ -83,28 +83,40 @@ def test_a_trajectory_from_another_model_fails_the_prompt_with_the_fix(comfy_ser
 
 
 def test_the_main_job_graph_runs_on_the_shapes_model(comfy_server):
-    """`make demo` (no checkpoint) queues this graph on its own server; here on the shared one, at 8 steps:
-    the drags move the red disc to the right, the recolour turns red into blue."""
-    from demo import drag_graph, shapes_scene
+    """`make demo` (no checkpoint) queues this graph on its own server; here on the shared one, at the demo's
+    own settings, each panel scored against the exact answer of the demo's scene. The demo claims to show
+    SDE-Drag next to ODE-Drag with each one's whole-image error, not that either wins (on its scene, fixed
+    before any result was seen, SDE-Drag stops short of the target: README): so both keep a red object and
+    the printed errors are the benchmark's; and at least one of the prompt change's tries is a red square in
+    place, as the shipped example claims."""
+    from demo import DEMO_TARGET, demo_scene, drag_graph, errors, output_panels
 
+    from sampling import shapes_metrics as metrics
     from sampling import shapes_world as world
 
-    cx, cy, radius = shapes_scene(comfy_server.dirs["input"] / "demo_shapes.png", seed=1)
-    points = [{"source": [cx * 32, cy * 32], "target": [(cx + 0.4) * 32, cy * 32]}]
-    graph = drag_graph("demo_shapes.png", points, steps=8, t0=0.6, cfg=3.0, seed=1, r=round(radius * 32) + 2,
-                       recolour=("red disc", "blue disc"))
-    images = {meta["filename"].split("_")[1]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-              for meta, png in comfy_server.images(comfy_server.run(graph)) if meta["type"] == "output"}
-    assert set(images) == {"arrows", "sde", "ode", "recolour"} and all(im.shape == (32, 32, 3)
-                                                                     for im in images.values())
-    red, blue = world.COLOURS.index("red"), world.COLOURS.index("blue")
-    for name in ("sde", "ode", "recolour"):
-        hits = world.palette_pixels(torch.from_numpy(images[name] / 255.0).permute(2, 0, 1)[None].float())[0]
-        if name == "recolour":
-            assert hits[blue].sum() > 10, "no blue object after the recolour"
-        else:
-            xs = torch.nonzero(hits[red], as_tuple=True)[1].float()
-            assert len(xs) > 10 and xs.mean() + 0.5 > cx * 32 + 4, f"{name}: the red disc did not move right"
+    scene, moved, reshaped = demo_scene()
+    o = scene.shapes[0]
+    points = [{"source": [o.cx * 32, o.cy * 32], "target": [DEMO_TARGET[0] * 32, DEMO_TARGET[1] * 32]}]
+    graph = drag_graph(None, points, steps=20, t0=0.6, cfg=3.0, seed=0, r=round(o.r * 32) + 2,
+                       change=("red disc", "red square"))
+    images = output_panels(comfy_server, comfy_server.run(graph))
+    assert set(images) == {"input", "arrows", "sde", "ode", "change1", "change2", "change3", "change4"}
+    assert all(im.size == (32, 32) for im in images.values())
+
+    def tensor(name):
+        return torch.from_numpy(np.asarray(images[name], dtype=np.float32) / 255).permute(2, 0, 1)
+
+    drag = metrics.drag_metrics(tensor("sde"), scene, moved, 0)
+    ode = metrics.drag_metrics(tensor("ode"), scene, moved, 0)
+    assert drag["lost"] == ode["lost"] == 0 and drag["wrong_colour"] == ode["wrong_colour"] == 0, (drag, ode)
+    tries = [metrics.edit_metrics(tensor(f"change{k}"), scene, reshaped, 0) for k in range(1, 5)]
+    assert any(m["class_ok"] == 1 and m["shift"] <= 3.0 for m in tries), tries
+    answers = {k: world.render(v, 32)[0].permute(1, 2, 0).numpy() for k, v in (("drag", moved),
+                                                                               ("change", reshaped))}
+    errs = errors(images, answers)
+    assert set(errs) == {"sde", "ode", "change1", "change2", "change3", "change4"}
+    # what the demo prints is the benchmark's whole-image error (up to the PNG's 8-bit rounding)
+    assert abs(errs["sde"] - drag["err"]) < 0.002 and abs(errs["ode"] - ode["err"]) < 0.002
 
 
 def test_the_main_job_graph_runs(comfy_server):
