@@ -32,7 +32,7 @@ DRAG_METHODS = {
 EDIT_METHODS = {"cycle_sde": "Cycle-SDE", "diffedit_sde": "DiffEdit-SDE (Cycle-SDE + mask)", "ddim": "DDIM inversion",
                 "diffedit_ode": "DiffEdit-ODE (DDIM + mask)", "sync_sde": "sync-SDE (Euler–Maruyama)",
                 "ddpm": "DDPM (SDEdit: noise-adding + fresh noise)",
-                "masked_cycle_sde": "Cycle-SDE in the object's mask, negative = source (the example)"}
+                "masked_cycle_sde": "Cycle-SDE in the object's mask, negative = source"}
 SDE_VS_ODE = (("sde_paper", "ode_paper"), ("sde", "ode"), ("sde_fresh", "ode"), ("sde_vacated", "ode"),
               ("sde_moved", "ode"), ("sde_paper_moved", "ode_paper"), ("sde_moved", "sde_paper"),
               ("sde_paper_moved", "sde_paper"))
@@ -154,8 +154,9 @@ def drag_section(lines, plt, out: pathlib.Path = OUT):
         lines.append("")
     lines += [f"Machine: {meta['machine']}; {meta['threads']} torch thread; run time {meta['seconds'] / 60:.0f} min.",
               "", "![drag metrics against the drag's length](shapes_bench/drag_by_length.png)", "",
-              "Examples (input | answer | " + " | ".join(DRAG_METHODS[m] for m in DRAG_METHODS
-                                                         if any(r["method"] == m for r in rows)) + "):", "",
+              "Examples (input | answer | " + " | ".join(  # the grid's columns: the run's order of methods
+                  DRAG_METHODS[r["method"]] for r in rows if r["scene"] == rows[0]["scene"] and not r.get("masked"))
+              + "):", "",
               "![drag examples](shapes_bench/drag_examples.png)", ""]
     bins = np.array([3, 7, 11, 15, 20])
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
@@ -349,18 +350,20 @@ def semantic_section(lines, out: pathlib.Path = OUT):
                       "scenes):", ""]
             _semantic_claims(lines, sel)
             lines.append("")
-        lines += ["Examples (input | answer | " + " | ".join(EDIT_METHODS.values()) + "; per scene a recolour row, "
-                  "then a reshape row):", "", "![prompt-change examples](shapes_bench/semantic_examples.png)", ""]
+        first = [r["method"] for r in rows if r["scene"] == rows[0]["scene"] and r["edit"] == rows[0]["edit"]]
+        lines += ["Examples (input | answer | " + " | ".join(EDIT_METHODS[m] for m in first) + "; per scene a recolour "
+                  "row, then a reshape row):", "", "![prompt-change examples](shapes_bench/semantic_examples.png)", ""]
     rows = [r | {"success": edit_success(r)} for r in load_rows("semantic_t0", out)]
     if rows:
         n = len({r["scene"] for r in rows})
+        methods = [m for m in EDIT_METHODS if any(r["method"] == m for r in rows)]
         lines += ["## Recolour: t0 sweep (tuning scenes)", "",
                   f"{n} tuning scenes, the recolour at each t0 (the rest as above): where each method works.", "",
-                  "| t0 | " + " | ".join(f"{EDIT_METHODS[m]}: success (%) / err" for m in EDIT_METHODS) + " |",
-                  "|---|" + "---|" * len(EDIT_METHODS)]
+                  "| t0 | " + " | ".join(f"{EDIT_METHODS[m]}: success (%) / err" for m in methods) + " |",
+                  "|---|" + "---|" * len(methods)]
         for t0 in sorted({r["t0"] for r in rows}):
             cells = []
-            for m in EDIT_METHODS:
+            for m in methods:
                 sel = [r for r in rows if r["t0"] == t0 and r["method"] == m]
                 cells.append(f"{fmt(bootstrap([r['success'] for r in sel]), pct=True)} / "
                              f"{fmt(bootstrap([r['err'] for r in sel]), 4)}" if sel else "–")
