@@ -3,7 +3,7 @@
 Everything the math in `sampling/` needs from a ComfyUI MODEL goes through here:
 
 - the family of the model's Gaussian path, `ve` (EPS, V-prediction: x = x0 + σε) or `flow`
-  (CONST: x = (1−σ)x0 + σε), read once from `model_sampling` (ALGORITHMS.md §1);
+  (CONST: x = (1−σ)x0 + σε), read once from `model_sampling` (docs/design.md §1);
 - the level grid: a full schedule of round(steps / t0) steps from ComfyUI's own scheduler
   functions, of which the last steps + 1 levels are kept (KSampler's `denoise` convention), so
   `t0` and `steps` mean the same on every family;

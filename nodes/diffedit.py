@@ -1,4 +1,4 @@
-"""DiffEdit's mask (Couairon et al., ICLR 2023; ALGORITHMS.md §5): where the model's noise predictions
+"""DiffEdit's mask (Couairon et al., ICLR 2023; docs/design.md §5): where the model's noise predictions
 under the target and the reference prompt disagree. The math is `sampling.diffedit_mask`.
 
 DiffEdit-SDE / DiffEdit-ODE are wirings of the stage nodes with this mask (example_workflows/).

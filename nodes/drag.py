@@ -1,4 +1,4 @@
-"""SDE-Drag (ALGORITHMS.md §4): the copy-paste primitive and the whole multi-step algorithm.
+"""SDE-Drag (docs/design.md §4): the copy-paste primitive and the whole multi-step algorithm.
 
 `SDEEditDragCopyPaste` is Eq. 12 on a LATENT (x_t0 of a stage-1 node): wire stage 1 → copy-paste
 → Resample yourself. `SDEEditSDEDrag` is Algorithm 1 in one node: m sub-steps, each a full cycle

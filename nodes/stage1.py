@@ -1,6 +1,6 @@
 """Stage 1 of the two-stage formulation: from the input latent x0 up to x_t0, with a trajectory.
 
-Three ways up (ALGORITHMS.md §2): noise-adding (Eq. 7, no model calls), DDIM inversion (Alg. 4),
+Three ways up (docs/design.md §2): noise-adding (Eq. 7, no model calls), DDIM inversion (Alg. 4),
 and Cycle-SDE recording (a noise-adding trajectory plus the residual of each step, Alg. 5).
 Each outputs the LATENT x_t0 (edit it, then give it to SDE Edit Resample) and the trajectory.
 """

@@ -1,6 +1,6 @@
 """Stage 2 of the two-stage formulation: from the (edited) x̃_t0 back down to a clean latent.
 
-Three samplers of the paper (ALGORITHMS.md §3): DDIM (the ODE), DDPM (the SDE, fresh noise) and
+Three samplers of the paper (docs/design.md §3): DDIM (the ODE), DDPM (the SDE, fresh noise) and
 Cycle-SDE (DDPM replaying the recorded noise); and the paper's second-order pair (its Table 5),
 ComfyUI's own DPM-Solver++(2M) and SDE-DPM-Solver++(2M). The levels come from the trajectory, so
 stage 2 runs exactly the grid stage 1 went up. An optional mask keeps the non-editable area on

@@ -1,4 +1,4 @@
-"""sync-SDE (ALGORITHMS.md §6; Zhang & Scott 2025): prompt-driven editing with two coupled SDEs.
+"""sync-SDE (docs/design.md §6; Zhang & Scott 2025): prompt-driven editing with two coupled SDEs.
 
 The source path noises the input along one Brownian path (no model calls); the target path starts
 at the same point and steps down under the target prompt, driven by the noise the source path

@@ -1,4 +1,4 @@
-"""The math of sde-edit: pure torch, no ComfyUI (ALGORITHMS.md §1–§3, §7).
+"""The math of sde-edit: pure torch, no ComfyUI (docs/design.md §1–§3, §7).
 
 schedule    the Gaussian path x = a·x0 + s·ε of each model family, and level grids
 kernels     the one-step kernels: forward (Eq. 7), DDIM (Eq. 6, Algs. 2/4), DDPM (Alg. 3),

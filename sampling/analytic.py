@@ -1,4 +1,4 @@
-"""Exact denoisers for Gaussian data: test oracles and benchmark models (ALGORITHMS.md §7).
+"""Exact denoisers for Gaussian data: test oracles and benchmark models (docs/design.md §7).
 
 On a path x = a·x0 + s·ε (`schedule.coeffs`), data x0 ~ N(μ, v·I) gives
 

@@ -1,4 +1,4 @@
-"""DiffEdit's mask: where two noise predictions disagree (ALGORITHMS.md §5; Couairon et al., ICLR 2023).
+"""DiffEdit's mask: where two noise predictions disagree (docs/design.md §5; Couairon et al., ICLR 2023).
 
 Notation (paper ↔ code):
 

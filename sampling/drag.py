@@ -1,4 +1,4 @@
-"""SDE-Drag's edit: drag points, sub-steps and the copy-paste of Eq. 12 (ALGORITHMS.md §4).
+"""SDE-Drag's edit: drag points, sub-steps and the copy-paste of Eq. 12 (docs/design.md §4).
 
 Points are image pixels [x, y]; latent coordinates are floor(p / f), f the VAE's downscale factor
 (8 for the SD and Flux families), indexing latent[:, :, y, x].

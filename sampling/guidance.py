@@ -1,4 +1,4 @@
-"""Per-step classifier-free guidance scales (ALGORITHMS.md §3–§4).
+"""Per-step classifier-free guidance scales (docs/design.md §3–§4).
 
 Step i runs from σ_i to σ_{i+1} and evaluates the model at σ_i with scale w_i:
 

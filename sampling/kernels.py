@@ -1,4 +1,4 @@
-"""The one-step kernels: ALGORITHMS.md §2 (Nie et al. 2024, Eqs. 6–8, Algorithms 2–5).
+"""The one-step kernels: docs/design.md §2 (Nie et al. 2024, Eqs. 6–8, Algorithms 2–5).
 
 Notation (paper ↔ code), for two levels s < t (s is the less noisy one):
 
@@ -21,7 +21,7 @@ The kernels:
                                g²·Δσ = 2·s_t·(κ·s_t − s_s)                             (sync-SDE, §6)
 
 The coupled step is the one mechanism behind Cycle-SDE (record r on the forward trajectory,
-replay it from the edited state) and sync-SDE (ALGORITHMS.md §6). It is written once, for any
+replay it from the edited state) and sync-SDE (docs/design.md §6). It is written once, for any
 deterministic part `mean` of a reverse step (`ddpm_mean`, the default, or `em_mean`).
 
 The Euler–Maruyama step discretizes the reverse SDE of the path, with σ as time and the drift and
@@ -30,9 +30,8 @@ x = a·x0 + s·ε is dx = f·x·dσ + g·dW with f = a'/a, g² = 2·s·(s' − s
 down by Δσ = σ_t − σ_s is x_s = x_t + Δσ·(−f·x_t − (g²/s_t)·ε̂) + g·sqrt(Δσ)·w. On both paths a and
 s are affine in σ (s = σ; a = 1 or 1 − σ), so Δσ = s_t − s_s and a' = (a_t − a_s)/Δσ exactly, which
 gives the (a, s) form above: on flow it is the authors' drift 2·(x̂0 − ε̂) − x/(1 − σ) per unit
-decrease of σ with g² = 2σ/(1 − σ); on VE it is x_t − 2·Δσ·ε̂ with g² = 2σ. (ALGORITHMS.md §6
-writes the flow drift as 2·v̂ − x/(1 − σ) with v̂ = ε̂ − x̂0; the sign of v̂ there is the
-opposite of the authors' `v_t = −noise_pred = x̂0 − ε̂`, which is what is meant.) In VP terms τ is the paper's
+decrease of σ with g² = 2σ/(1 − σ) (the authors' `v_t = −noise_pred = x̂0 − ε̂`); on VE it is
+x_t − 2·Δσ·ε̂ with g² = 2σ. In VP terms τ is the paper's
 σ_t = sqrt((1−ᾱ_s)/(1−ᾱ_t))·sqrt(1 − ᾱ_t/ᾱ_s); on VE (a = 1) τ is k-diffusion's `sigma_up` and
 s_s·ρ its `sigma_down`.
 

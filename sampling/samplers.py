@@ -1,4 +1,4 @@
-"""The samplers: loops over the kernels (ALGORITHMS.md §3; Nie et al. 2024, Algorithms 2–5).
+"""The samplers: loops over the kernels (docs/design.md §3; Nie et al. 2024, Algorithms 2–5).
 
 Stage 1 (from the clean input x0 = x_n up to x_0 at σ_0 = σ(t0)):
 
@@ -272,7 +272,7 @@ def sample_coupled(
         y_{i+1} = μ(y_i, x̂0_tgt) + r_i            the coupled step (kernels.coupled_step)
 
     which is `record_cycle_sde` followed by `sample(…, "cycle_sde")`, computed step by step as the
-    authors' current SDE-Drag code does, and sync-SDE (ALGORITHMS.md §6, sampling/sync.py) when the
+    authors' current SDE-Drag code does, and sync-SDE (docs/design.md §6, sampling/sync.py) when the
     two halves are conditioned differently; `mean` is the deterministic part of the reverse step
     (DDPM by default, or kernels.em_mean for sync-SDE's Euler–Maruyama). `forward` is a noise-adding
     trajectory; y starts at σ_0 (its edited x_0). A mask blends at each output level, as in `sample`.

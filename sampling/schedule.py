@@ -1,4 +1,4 @@
-"""Noise levels and the Gaussian path they index (ALGORITHMS.md §1).
+"""Noise levels and the Gaussian path they index (docs/design.md §1).
 
 Every model family ComfyUI runs noises data along a Gaussian path
 

@@ -1,4 +1,4 @@
-"""Ground-truth metrics of edits in the shapes world (issue "shapes benchmarks"; SHAPES.md).
+"""Ground-truth metrics of edits in the shapes world (issue "shapes benchmarks"; docs/design.md §8).
 
 Every edit of a shapes scene has an exact answer (`shapes_world.moved / recoloured / reshaped`), so an
 edited image is scored against the rendered answer instead of judged by eye. Images are [3, H, W] in
@@ -173,7 +173,7 @@ def fill_holes(mask: Tensor) -> Tensor:
 
 def postprocess_map(soft: Tensor, blur: int = 1) -> Tensor:
     """A DiffEdit soft map [H, W] smoothed by a (2·blur + 1)² box filter and renormalised to a max of 1
-    (thresholding it, then `fill_holes`, is the post-processed mask: SHAPES.md's rim-only fix)."""
+    (thresholding it, then `fill_holes`, is the post-processed mask: for maps that light only the rim)."""
     k = 2 * blur + 1
     smooth = F.avg_pool2d(soft[None, None].float(), k, 1, blur, count_include_pad=False)[0, 0]
     return smooth / smooth.max().clamp(min=1e-12)

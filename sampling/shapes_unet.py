@@ -1,4 +1,4 @@
-"""The shapes world's small ε-prediction UNet (SHAPES.md), plain torch so training and ComfyUI share it.
+"""The shapes world's small ε-prediction UNet (docs/design.md §8), plain torch so training and ComfyUI share it.
 
 Channels (32, 64, 128), two residual blocks per level (GroupNorm + SiLU), a sinusoidal time
 embedding; the class (one of `n_classes`, plus a null class for classifier-free guidance) is

@@ -1,4 +1,4 @@
-"""The shapes world: seeded procedural scenes with a known right answer for every edit (SHAPES.md).
+"""The shapes world: seeded procedural scenes with a known right answer for every edit (docs/design.md §8).
 
 A scene is a smooth two-colour linear gradient (muted colours) with discs and squares of a
 4-colour palette drawn on it, later objects over earlier ones. Scenes are plain parameters

@@ -1,4 +1,4 @@
-"""sync-SDE: semantic editing with coupled SDEs (ALGORITHMS.md §6; Zhang & Scott 2025, arXiv 2509.24223).
+"""sync-SDE: semantic editing with coupled SDEs (docs/design.md §6; Zhang & Scott 2025, arXiv 2509.24223).
 
 Two paths over the levels σ_0 > σ_1 > … > σ_n, both started at the same x_0:
 

@@ -280,7 +280,7 @@ def model_calls(c: Comfy, plan, out: Path, notes: list[str]) -> str:
         f"tests' `CallCounter`), at the nodes' {which}, on {ckpt} at {size} px (counts do not depend on the model). "
         f"A call's rows are its batch: the images × (2 under CFG > 1: positive and negative) × (2 when recording "
         f"and sampling share the call). The drag: 32 px right (4 latent px at step 2: m = 2 sub-steps). Formulas: "
-        f"ALGORITHMS.md §4–§6; the authors' counts: ML-GSAI/SDE-Drag (`utils/drag.py`, `cycle_sde.py`, "
+        f"docs/design.md §4–§6; the authors' counts: ML-GSAI/SDE-Drag (`utils/drag.py`, `cycle_sde.py`, "
         f"`diffedit.py`), Z-Jianxin/syncSDE-release (`pipeline_syncsde.py`), the paper's §8 figures.",
         table(["edit", "settings", "model calls", "batch rows", "formula (ours)", "authors' implementation"], rows),
         "SDE-Drag's last step runs at guidance scale 1 (our linear schedule ends at exactly 1, so the negative "

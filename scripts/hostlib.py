@@ -41,7 +41,7 @@ def cpu_threads() -> int:
     """Torch threads for a CPU job here: 1 when something else already keeps a core busy (load average ≥ 1).
 
     On a 2-core machine shared with another torch process, two threads each spin-wait for the other
-    and run 4–30× slower than one (docs/shapes_training.md, SHAPES.md); set OMP_NUM_THREADS to choose.
+    and run 4–30× slower than one (docs/shapes_training.md, docs/design.md §8); set OMP_NUM_THREADS to choose.
     """
     if os.environ.get("OMP_NUM_THREADS"):
         return int(os.environ["OMP_NUM_THREADS"])
@@ -191,7 +191,7 @@ class ComfyServer:
 def load_in_process(base: pathlib.Path, cpu: bool = True):
     """ComfyUI in this process with this pack loaded by ComfyUI's own loader; returns its `nodes` module.
 
-    The import order matters (../shared/design/HOST.md): ComfyUI's folder first on sys.path, `--cpu`
+    The import order matters (../shared/design/docs/design.md §9): ComfyUI's folder first on sys.path, `--cpu`
     set before `comfy.model_management` is imported, `utils.install_util` before `nodes` (else 13
     built-in nodes silently fail to load). Output, input and temp folders go under `base`. ComfyUI
     only logs a pack that fails to import: here that raises, with the log.

@@ -1,4 +1,4 @@
-"""Train the shapes world's ε-prediction UNet on the CPU (SHAPES.md; docs/shapes_training.md).
+"""Train the shapes world's ε-prediction UNet on the CPU (docs/design.md §8; docs/shapes_training.md).
 
     .host/venv/bin/python scripts/train_shapes.py --conditional --size 32 --minutes 40 --threads 1 \
         --out nodes/shapes_weights/shapes_cond_32
@@ -57,7 +57,7 @@ def pick_threads(requested: int) -> int:
     if requested:
         return requested
     load = os.getloadavg()[0]
-    return 1 if load > 0.5 else 2  # 2 threads on a shared machine slowed training > 8× (SHAPES.md)
+    return 1 if load > 0.5 else 2  # 2 threads on a shared machine slowed training > 8× (docs/design.md §8)
 
 
 def batch(rng: np.random.Generator, args, n_classes: int) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -1,4 +1,4 @@
-"""DiffEdit's mask (sampling/diffedit.py, ALGORITHMS.md §5) on denoisers whose two conditionings differ
+"""DiffEdit's mask (sampling/diffedit.py, docs/design.md §5) on denoisers whose two conditionings differ
 only inside a known region."""
 
 import math

@@ -1,4 +1,4 @@
-"""Reconstruction: Cycle-SDE with no edit returns x0 exactly (ALGORITHMS.md §3) at any step count,
+"""Reconstruction: Cycle-SDE with no edit returns x0 exactly (docs/design.md §3) at any step count,
 path, grid end, guidance scale and schedule, batch size and mask; DDIM inversion + DDIM only
 approximately, with an error that shrinks as the steps grow."""
 
