@@ -20,6 +20,7 @@ Everything the math in `sampling/` needs from a ComfyUI MODEL goes through here:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ import comfy.samplers
 import comfy.utils
 import latent_preview
 import torch
+
+from . import limits
 
 SCALE_KEY = "sde_edit_cfg_scale"
 SCHEDULERS = tuple(comfy.samplers.SCHEDULER_NAMES)
@@ -256,6 +259,10 @@ class CondEvaluator:
         self.options = extra_args.get("model_options", {})
         self.device = device
 
+    @property
+    def model_patcher(self):
+        return self.guider.model_patcher
+
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, names: tuple[str, ...]) -> list[torch.Tensor]:
         comfy.model_management.throw_exception_if_processing_interrupted()
         conds = [self.guider.conds[name] for name in names]
@@ -291,6 +298,27 @@ def run_with_conds(model, conds: dict[str, Any], samples: torch.Tensor, sigmas: 
     latent = samples.to(torch.float32)
     guider.sample(torch.zeros_like(latent), latent, sampler, sigmas.to(torch.float32), seed=seed, disable_pbar=True)
     return sampler.result
+
+
+def items_per_call(model_patcher, samples: torch.Tensor, rows_per_item: int, items: int, what: str) -> int:
+    """How many items (recording steps, noised copies) one batched model call may hold, ≥ 1.
+
+    All `items` where their rows fit, else the most that fit: the model's own memory estimate
+    (`memory_required`, linear in rows, with the 1.5 margin ComfyUI's calc_cond_batch uses) against the
+    free memory of the model's device (CUDA: free VRAM; CPU: available RAM), capped by
+    SDE_EDIT_MEMORY_BUDGET_MB. An item holds `rows_per_item` rows shaped like one sample of `samples`.
+    """
+    per_row = float(model_patcher.model.memory_required([1, *samples.shape[1:]]))
+    free = comfy.model_management.get_free_memory(model_patcher.load_device)
+    budget = limits.memory_budget()
+    if budget is not None:
+        free = min(free, budget)
+    fit = max(1, int(free // (1.5 * per_row * rows_per_item))) if per_row > 0 else items
+    if fit < items:
+        calls = -(-items // fit)
+        logging.info("SDE Edit: %s: %d in %d calls of up to %d (about %.0f MiB a call, %.0f MiB available)",
+                     what, items, calls, fit, 1.5 * per_row * rows_per_item * fit / 2**20, free / 2**20)
+    return min(items, fit)
 
 
 def sigma_at(model, fraction: float) -> float:

@@ -14,6 +14,7 @@ from comfy_api.latest import io
 from ..sampling import diffedit_mask, streams
 from ..sampling.diffedit import check_options
 from . import comfy_adapter as adapter
+from . import limits
 from .common import CATEGORY, seed_input
 
 NAMES = ("target", "reference")
@@ -73,7 +74,8 @@ class DiffEditMask(io.ComfyNode):
                 seed_input("the noise added to the copies"),
                 io.Int.Input("batch_size", default=0, min=0, max=1000,
                              tooltip="Noised copies per model call, each evaluated under both prompts in that one "
-                                     "call. 0 = all copies at once (one call); lower it if memory runs short."),
+                                     "call. 0 = all copies at once (one call where they fit in the free memory; "
+                                     "any value is lowered to what fits, see the log)."),
                 io.Vae.Input("vae", optional=True,
                              tooltip="Optional: the VAE that encoded the latent, for the masks' image size. Without "
                                      "it, latent size × 8 (SD1.x, SD2.x, SDXL, SD3, Flux)."),
@@ -106,10 +108,15 @@ class DiffEditMask(io.ComfyNode):
         sigma = adapter.sigma_at(model, noise_strength)
         x0 = adapter.to_model_space(model, samples)
         path = adapter.model_path(model)
-        size = batch_size or noises
-        progress = adapter.progress(model, math.ceil(noises / size), preview=False)
+        limits.DIFFEDIT_COPIES.check("noises", noises * samples.shape[0], f"lower noises or the latent's batch "
+                                     f"({samples.shape[0]})")
 
         def body(evaluate: adapter.CondEvaluator):
+            wanted = min(batch_size or noises, noises)
+            size = adapter.items_per_call(evaluate.model_patcher, samples, 2 * samples.shape[0], wanted,
+                                          "DiffEdit noised copies")
+            progress = adapter.progress(model, math.ceil(noises / size), preview=False)
+
             def denoise_pair(x, sig):
                 return tuple(evaluate(x, sig, NAMES))  # both prompts on the copies: one batched call
 

@@ -19,11 +19,12 @@ from ..sampling.drag import (
     copy_paste,
     drag_plan,
     drag_steps,
-    parse_points,
+    plan_length,
     sde_drag,
 )
 from ..sampling.schedule import marginal_std
 from . import comfy_adapter as adapter
+from . import limits
 from .common import CATEGORY, PRECISIONS, Trajectory_, check_choice, output_latent, require_trajectory, seed_input
 
 # The node's defaults for the two SDE-Drag options (the paper's algorithm is grid paper + square_noise
@@ -63,7 +64,7 @@ def latent_pairs(points: str, samples, vae=None) -> tuple[list[DragPair], int]:
     """The drags in latent pixels, checked against the image the latent stands for; and the factor."""
     factor = adapter.image_scale(vae)
     h, w = samples.shape[-2:]
-    pairs = parse_points(points, w * factor, h * factor)
+    pairs = limits.checked_points(points, w * factor, h * factor)
     return [p.scaled_down(factor) for p in pairs], factor
 
 
@@ -172,6 +173,9 @@ class SDEDrag(io.ComfyNode):
         samples = latent["samples"]
         adapter.check_latent(model, samples)
         pairs, _ = latent_pairs(points, samples, vae)
+        m = plan_length(pairs, step_size, multi_point)
+        limits.DRAG_STEPS.check("steps", m * steps, f"the drags take {m:,} sub-steps of {step_size:g} latent px, "
+                                f"each of {steps} steps: lower steps, raise step_size or shorten the drags")
         plan = drag_plan(pairs, step_size, multi_point)
         sigmas = adapter.level_grid(model, steps, t0, scheduler, grid)
         path, dt = adapter.model_path(model), PRECISIONS[precision]

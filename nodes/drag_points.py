@@ -16,7 +16,8 @@ import torch
 from comfy_api.latest import io, ui
 from PIL import Image, ImageDraw
 
-from ..sampling.drag import DragPair, parse_points
+from ..sampling.drag import DragPair
+from . import limits
 from .common import CATEGORY
 
 # The editor (web/drag_points.js) draws with the same colours.
@@ -103,7 +104,8 @@ class DragPoints(io.ComfyNode):
         if image.ndim != 4 or image.shape[-1] < 3:
             raise ValueError(f"image: expected an RGB IMAGE [batch, height, width, 3], got shape {tuple(image.shape)}")
         height, width = image.shape[1], image.shape[2]
-        pairs = [] if _no_points(points) else parse_points(points, width, height)
+        limits.check_points_text("points", points)
+        pairs = [] if _no_points(points) else limits.checked_points(points, width, height)
         preview = draw_drags(image, pairs) if pairs else image
         shown = ui.PreviewImage(preview, cls=cls).as_dict()
         shown[EDITOR_IMAGE_KEY] = ui.ImageSaveHelper.save_images(

@@ -138,10 +138,11 @@ class CycleSDERecord(io.ComfyNode):
                 t0_input(), steps_input(), seed_input("the forward noise"), scheduler_input(),
                 io.Int.Input("batch_size", default=1, min=0, max=1000,
                              tooltip="Steps evaluated per model call (all recording calls are known up front; 0 = all "
-                                     "at once). 1 keeps the reconstruction exact: a model's numbers differ slightly "
-                                     "between batch shapes and Resample replays one step at a time, so a larger batch "
-                                     "(faster on a GPU) leaves an error that guidance amplifies (about 1e-4 at CFG 3, "
-                                     "1e-1 at CFG 10 on the tiny SD1.5)."),
+                                     "at once, in as few calls as the free memory allows; any value is lowered to "
+                                     "what fits, see the log). 1 keeps the reconstruction exact: a model's numbers "
+                                     "differ slightly between batch shapes and Resample replays one step at a time, "
+                                     "so a larger batch (faster on a GPU) leaves an error that guidance amplifies "
+                                     "(about 1e-4 at CFG 3, 1e-1 at CFG 10 on the tiny SD1.5)."),
                 _independent_input(), precision_input(),
             ],
             outputs=OUTPUTS,
@@ -157,7 +158,10 @@ class CycleSDERecord(io.ComfyNode):
         result = {}
 
         def body(denoise):
-            result["trajectory"] = record_cycle_sde(denoise, forward, scales, batch_size=batch_size or None,
+            rows = samples.shape[0] * (1 if cfg == 1 else 2)  # a step's rows: the batch, twice with CFG
+            size = adapter.items_per_call(denoise.model_patcher, samples, rows, min(batch_size or steps, steps),
+                                          "Cycle-SDE Record steps")
+            result["trajectory"] = record_cycle_sde(denoise, forward, scales, batch_size=size,
                                                     callback=adapter.progress(model, steps))
             return forward.latents[0]
 

@@ -77,8 +77,14 @@ def parse_points(text: str, width: int, height: int) -> list[DragPair]:
                          "[{\"source\": [x, y], \"target\": [x, y]}, ...]") from None
     if not isinstance(data, list) or not data:
         raise ValueError("points: give a non-empty list of drags, e.g. [{\"source\": [x, y], \"target\": [x, y]}]")
-    if all(isinstance(p, dict) and "source" in p and "target" in p for p in data):
-        raw = [(_xy(p["source"], f"source {k}"), _xy(p["target"], f"target {k}")) for k, p in enumerate(data)]
+    if any(isinstance(p, dict) and ("source" in p or "target" in p) for p in data):
+        for k, p in enumerate(data):
+            missing = [key for key in ("source", "target") if not (isinstance(p, dict) and key in p)]
+            if missing:
+                raise ValueError(f"points: drag {k} has no {' and no '.join(missing)}: give every drag as "
+                                 "{\"source\": [x, y], \"target\": [x, y]}")
+        raw = [(_xy(p["source"], f"drag {k}'s source"), _xy(p["target"], f"drag {k}'s target"))
+               for k, p in enumerate(data)]
     else:
         pts = [_xy(p, f"point {k}") for k, p in enumerate(data)]
         if len(pts) % 2:
@@ -186,6 +192,14 @@ def _residual_hook(square_noise: str, pairs: list[DragPair], r: int, like: Tenso
 DRAG_METHODS = ("sde", "ode")
 SQUARE_NOISES = ("recorded", "fresh", "fresh_vacated", "moved")
 MULTI_POINT = ("simultaneous", "sequential")
+
+
+def plan_length(pairs: list[DragPair], step: float, multi_point: str = "simultaneous") -> int:
+    """len(drag_plan(...)), without building it (to bound a prompt's cost before any work)."""
+    if multi_point not in MULTI_POINT:
+        raise ValueError(f"multi_point {multi_point!r} is not one of {', '.join(MULTI_POINT)}")
+    groups = [pairs] if multi_point == "simultaneous" else [[p] for p in pairs]
+    return sum(substep_count(g, step) for g in groups)
 
 
 def drag_plan(pairs: list[DragPair], step: float, multi_point: str = "simultaneous") -> list[list[DragPair]]:

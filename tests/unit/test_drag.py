@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from sampling.drag import DragPair, copy_paste, parse_points, substep, substep_count
+from sampling.drag import DragPair, copy_paste, drag_plan, parse_points, plan_length, substep, substep_count
 
 
 def grid(h=8, w=8, c=2, b=1):
@@ -34,7 +34,10 @@ def test_parse_both_formats_and_floor_to_latent_pixels():
     ('[{"x": 1, "y": 2}, {"x": 64, "y": 2}]', "outside the 64×64 image"),
     ('[{"source": [-1, 0], "target": [3, 3]}]', "outside"),
     ('[{"source": [5, 5], "target": [5.9, 5.2]}]', "zero length"),
-    ('[{"source": [5], "target": [6, 6]}]', "must be [x, y]"),
+    ('[{"source": [5], "target": [6, 6]}]', "drag 0's source must be [x, y]"),
+    ('[{"source": [10, 10]}]', "drag 0 has no target"),
+    ('[{"source": [1, 1], "target": [3, 3]}, {"target": [10, 10]}]', "drag 1 has no source"),
+    ('[{"source": [1, 1], "target": [3, 3]}, [4, 4]]', "drag 1 has no source and no target"),
 ])
 def test_parse_refuses_bad_points_with_the_fix(text, message):
     with pytest.raises(ValueError, match=None) as e:
@@ -54,6 +57,15 @@ def test_substeps_follow_the_authors_rounding():
     steps = [substep(pairs, i, 4)[0] for i in range(4)]
     assert [s.source for s in steps] == [(1, 1), (2, 0), (4, -2), (6, -4)]  # trunc toward zero: 7/4 -> 1
     assert steps[-1].target == (8, -6) and all(a.target == b.source for a, b in zip(steps, steps[1:], strict=False))
+
+
+@pytest.mark.parametrize("multi_point", ["simultaneous", "sequential"])
+def test_plan_length_counts_the_plan_without_building_it(multi_point):
+    pairs = [DragPair((0, 0), (9, 0)), DragPair((5, 5), (5, 12)), DragPair((3, 3), (4, 3))]
+    for step in (0.5, 1.0, 2.0, 7.0):
+        assert plan_length(pairs, step, multi_point) == len(drag_plan(pairs, step, multi_point))
+    # a prompt-sized drag is counted at once (the plan would hold millions of sub-steps)
+    assert plan_length([DragPair((0, 0), (2_000_000, 0))], 0.5, multi_point) == 4_000_000
 
 
 def test_copy_paste_moves_an_amplified_square_and_renoises_the_source():
