@@ -2,9 +2,12 @@
 
 An expensive recording (hundreds of steps at high resolution) can be reused across sessions.
 A file holds the trajectory's stacked tensors and, in the safetensors metadata, its JSON header
-(format, version, path, kind, the model identity…). Saving writes a temporary file and renames
-it, so a half-written file is never picked up. Loading checks the file's format and that it was
-recorded with the connected model, and gives back the recorded x_t0 as a LATENT.
+(format, version, path, kind, the model identity…) and a SHA-256 of the header and every tensor
+(`sampling.trajectory.digest`). Saving writes a temporary file, flushes it and its folder to disk
+(fsync) and renames it, so a half-written file is never picked up and a crash after the save
+keeps it. Loading refuses a file whose checksum does not match (torn, truncated, edited), whose
+header is foreign or from a newer version, that lies outside the input and output folders
+(symlinks resolved), or that was recorded with another model; it gives back x_t0 as a LATENT.
 """
 
 from __future__ import annotations
@@ -20,30 +23,39 @@ import torch
 from comfy_api.latest import io
 
 from ..sampling import Trajectory
+from ..sampling.trajectory import digest
 from . import comfy_adapter as adapter
 from .common import CATEGORY, Trajectory_, check_trajectory, require_trajectory
 
 SUFFIX = ".trajectory.safetensors"
 META_KEY = "sde_edit_trajectory"
+CHECKSUM_KEY = "sde_edit_sha256"
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    return any(os.path.commonpath([path, r]) == r for r in roots)
+
+
+def _roots() -> list[str]:
+    return [os.path.realpath(d) for d in (folder_paths.get_input_directory(), folder_paths.get_output_directory())]
 
 
 def trajectory_files() -> list[str]:
     """Trajectory files of the input folder, then those of the output folder (annotated `[output]`)."""
-    found = []
+    found, roots = [], _roots()
     for base, note in ((folder_paths.get_input_directory(), ""), (folder_paths.get_output_directory(), " [output]")):
         for root, _, files in os.walk(base):
             for f in files:
-                if f.endswith(SUFFIX):
-                    found.append(os.path.relpath(os.path.join(root, f), base).replace(os.sep, "/") + note)
+                path = os.path.join(root, f)
+                if f.endswith(SUFFIX) and _inside(os.path.realpath(path), roots):  # no links leading out
+                    found.append(os.path.relpath(path, base).replace(os.sep, "/") + note)
     return sorted(found)
 
 
 def resolve(name: str) -> str:
     """The file behind a combo value, which must lie inside ComfyUI's input or output folder."""
     path = os.path.realpath(folder_paths.get_annotated_filepath(name))
-    roots = [os.path.realpath(d) for d in (folder_paths.get_input_directory(), folder_paths.get_output_directory())]
-    if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or \
-            not any(os.path.commonpath([path, r]) == r for r in roots):
+    if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or not _inside(path, _roots()):
         raise ValueError(f"trajectory file {name!r} is outside ComfyUI's input and output folders: pick a file "
                          "from the list")
     if not path.endswith(SUFFIX) or not os.path.isfile(path):
@@ -54,22 +66,41 @@ def resolve(name: str) -> str:
 def save(trajectory: Trajectory, path: str) -> None:
     tensors, header = trajectory.to_tensors()
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    text = json.dumps(header)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        safetensors.torch.save_file(tensors, tmp, metadata={META_KEY: json.dumps(header)})
+        safetensors.torch.save_file(tensors, tmp, metadata={META_KEY: text, CHECKSUM_KEY: digest(tensors, text)})
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(os.path.dirname(path) or ".")  # the rename itself reaches the disk
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load(path: str) -> Trajectory:
     name = os.path.basename(path)
     try:
         with safetensors.safe_open(path, framework="pt") as f:
-            header = json.loads((f.metadata() or {})[META_KEY])
+            meta = f.metadata() or {}
+            text = meta[META_KEY]
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        traj = Trajectory.from_tensors(tensors, header)
+        stored = meta.get(CHECKSUM_KEY)
+        if stored is None:
+            raise ValueError("has no checksum (saved by an sde-edit from before checksums, or by another program): "
+                             "record and save it again")
+        if stored != digest(tensors, text):
+            raise ValueError("does not match its checksum: it was changed or damaged after it was saved: record "
+                             "and save it again")
+        traj = Trajectory.from_tensors(tensors, json.loads(text))
     except (KeyError, json.JSONDecodeError, safetensors.SafetensorError, OSError, RuntimeError) as e:
         raise ValueError(f"trajectory file {name!r} is damaged or not an SDE Edit trajectory ({e}): record and save "
                          "it again") from None

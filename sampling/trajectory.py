@@ -14,6 +14,7 @@ Latents and residuals keep the dtype they were computed in (float64 records stay
 `meta` is free JSON-able data for callers (model identity, scheduler, seed …).
 """
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -141,10 +142,15 @@ class Trajectory:
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, Tensor], header: Mapping[str, Any]) -> "Trajectory":
         """Inverse of `to_tensors`."""
-        if header.get("format") != FORMAT or header.get("version") != VERSION:
-            raise ValueError(
-                f"not an sde-edit trajectory of version {VERSION} (header {dict(header)}): record it again"
-            )
+        if header.get("format") != FORMAT:
+            raise ValueError(f"not an sde-edit trajectory (its format is {header.get('format')!r}, not {FORMAT!r}): "
+                             "record it again")
+        version = header.get("version")
+        if isinstance(version, int) and version > VERSION:
+            raise ValueError(f"written by a newer sde-edit (trajectory version {version}; this one reads version "
+                             f"{VERSION}): update the sde-edit node pack, or record it again")
+        if version != VERSION:
+            raise ValueError(f"not an sde-edit trajectory of version {VERSION} (version {version!r}): record it again")
         residuals = tensors.get("residuals")
         return cls(
             sigmas=tensors["sigmas"],
@@ -154,3 +160,15 @@ class Trajectory:
             residuals=None if residuals is None else tuple(residuals.unbind(0)),
             meta=header.get("meta", {}),
         )
+
+
+def digest(tensors: Mapping[str, Tensor], header: str) -> str:
+    """SHA-256 of a serialised trajectory: the header text, then each tensor's name, dtype, shape and bytes (in
+    name order). Any changed, missing or extra byte changes it; a file stores it to prove it is whole."""
+    h = hashlib.sha256()
+    h.update(header.encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{list(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -55,3 +55,46 @@ def test_load_refuses_another_model_a_damaged_file_and_paths_outside(host, famil
         assert "outside ComfyUI's input and output folders" in str(load.validate_inputs(trajectory_file=bad))
     with pytest.raises(ValueError, match="not a path inside the output folder"):
         saved(host, traj, prefix="../../escape")
+
+
+def test_links_leading_out_of_the_folders_are_neither_listed_nor_loaded(host, family_models, tmp_path):
+    import folder_paths
+
+    model, pos, neg, latent = family_models["eps"]
+    _, traj = record(host, model, pos, neg, latent, steps=2)
+    src = folder_paths.get_annotated_filepath(saved(host, traj))
+    outside = tmp_path / "good.trajectory.safetensors"
+    outside.write_bytes(open(src, "rb").read())
+    inside = os.path.join(folder_paths.get_input_directory(), "inside_link.trajectory.safetensors")
+    out_link = os.path.join(folder_paths.get_input_directory(), "out_link.trajectory.safetensors")
+    os.symlink(src, inside)  # a link that stays inside the folders is fine
+    os.symlink(outside, out_link)
+    try:
+        listed = host.node("SDEEditLoadTrajectory").GET_SCHEMA().inputs[1].options
+        assert "inside_link.trajectory.safetensors" in listed
+        assert "out_link.trajectory.safetensors" not in listed
+        load = host.node("SDEEditLoadTrajectory")
+        assert "outside ComfyUI's input and output folders" in str(
+            load.validate_inputs(trajectory_file="out_link.trajectory.safetensors"))
+        call(host, "SDEEditLoadTrajectory", model=model, trajectory_file="inside_link.trajectory.safetensors")
+    finally:
+        os.remove(inside)
+        os.remove(out_link)
+
+
+def test_a_saved_file_carries_a_checksum_that_a_changed_byte_breaks(host, family_models):
+    import folder_paths
+    from safetensors import safe_open
+
+    model, pos, neg, latent = family_models["eps"]
+    _, traj = record(host, model, pos, neg, latent, steps=2)
+    src = folder_paths.get_annotated_filepath(saved(host, traj))
+    with safe_open(src, framework="pt") as f:
+        assert len(f.metadata()["sde_edit_sha256"]) == 64
+    blob = bytearray(open(src, "rb").read())
+    blob[-3] ^= 0x04
+    name = "changed_byte.trajectory.safetensors"
+    with open(os.path.join(folder_paths.get_input_directory(), name), "wb") as g:
+        g.write(blob)
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        call(host, "SDEEditLoadTrajectory", model=model, trajectory_file=name)

@@ -36,6 +36,8 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 from test_server import reconstruction_graph, write_input_image
 
+from sampling.trajectory import digest
+
 IMAGE = "reliability_in.png"
 GOOD_EVERY = 8  # a good prompt after every this many rows, and after the last
 MAX_CANCEL_STEPS = 2
@@ -77,8 +79,12 @@ def _saved(server: ComfyServer, prefix: str, model: str, latent: str, prompt: st
     return str(path.relative_to(server.dirs["output"]))
 
 
-def make_trajectory_files(server: ComfyServer) -> dict[str, str]:
-    """Good files (SD1.5 and SD3) and every kind of damaged one in input/reliability/."""
+def make_trajectory_files(server: ComfyServer, outside: pathlib.Path) -> dict[str, str]:
+    """Good files (SD1.5 and SD3) and every kind of damaged one in input/reliability/.
+
+    Files made to test a header check carry a valid checksum (as a newer version or another program that
+    knows the format would write them), so the check itself is reached; the others are torn, cut short,
+    edited byte by byte, or a link leading out of the folders (to a good file in `outside`)."""
     out, folder = server.dirs["output"], server.dirs["input"] / "reliability"
     folder.mkdir(exist_ok=True)
     good = out / _saved(server, "reliability/good_sd15", "1", "3", "4")
@@ -92,21 +98,43 @@ def make_trajectory_files(server: ComfyServer) -> dict[str, str]:
         meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     header = json.loads(meta["sde_edit_trajectory"])
 
-    def put(role: str, data: bytes | None = None, tensors_=None, metadata=None) -> None:
+    def put(role: str, data: bytes | None = None, tensors_=None, metadata=None, signed: bool = True) -> None:
         name = f"reliability/{role}.trajectory.safetensors"
         files[role] = name
         if data is not None:
             (server.dirs["input"] / name).write_bytes(data)
-        else:
-            save_file(tensors_ if tensors_ is not None else tensors, str(server.dirs["input"] / name),
-                      metadata=meta if metadata is None else metadata)
+            return
+        tensors_ = tensors if tensors_ is None else tensors_
+        metadata = dict(meta if metadata is None else metadata)
+        if signed:
+            metadata.pop("sde_edit_sha256", None)
+            if "sde_edit_trajectory" in metadata:
+                metadata["sde_edit_sha256"] = digest(tensors_, metadata["sde_edit_trajectory"])
+        save_file(tensors_, str(server.dirs["input"] / name), metadata=metadata)
 
     put("truncated", blob[: len(blob) // 2])  # killed during a save that wrote in place
     put("empty", b"")
     put("text", b"not a trajectory\n" * 8)
     put("bad_header", metadata={"sde_edit_trajectory": "{not json"})
     put("no_header", metadata={"format": "pt"})
-    put("version", metadata={"sde_edit_trajectory": json.dumps(header | {"version": 99})})
+    put("version", metadata={"sde_edit_trajectory": json.dumps(header | {"version": 0})})
+    put("newer", metadata={"sde_edit_trajectory": json.dumps(header | {"version": 99})})
+    put("foreign", metadata={"sde_edit_trajectory": json.dumps(header | {"format": "other.trajectory"})})
+    put("no_checksum", metadata={k: v for k, v in meta.items() if k != "sde_edit_sha256"}, signed=False)
+    put("wrong_checksum", metadata=meta | {"sde_edit_sha256": "0" * 64}, signed=False)
+    data_start = 8 + int.from_bytes(blob[:8], "little")  # safetensors: header length, header, then the tensors
+    for role, at in (("flipped_first", data_start), ("flipped_mid", (data_start + len(blob)) // 2),
+                     ("flipped_last", len(blob) - 1)):
+        flipped = bytearray(blob)
+        flipped[at] ^= 0x01  # one bit of one tensor value: a finite, plausible file
+        put(role, bytes(flipped))
+    for role, at in (("torn_4", 4), ("torn_8", 8), ("torn_header", data_start // 2), ("torn_data", data_start),
+                     ("torn_last", len(blob) - 1)):
+        put(role, blob[:at])
+    shutil.copy(good, outside / "good.trajectory.safetensors")
+    link = server.dirs["input"] / "reliability" / "link_out.trajectory.safetensors"
+    link.symlink_to(outside / "good.trajectory.safetensors")
+    files["link_out"] = "reliability/link_out.trajectory.safetensors"
     put("no_latents", tensors_={k: v for k, v in tensors.items() if k != "latents"})
     put("shapes", tensors_=tensors | {"residuals": tensors["residuals"][..., :4].contiguous()})
     put("nan_values", tensors_=tensors | {"latents": torch.full_like(tensors["latents"], float("nan"))})
@@ -121,7 +149,7 @@ def make_trajectory_files(server: ComfyServer) -> dict[str, str]:
 def ctx(comfy_server, tmp_path_factory) -> bi.Ctx:
     write_input_image(comfy_server, IMAGE)
     escape = tmp_path_factory.mktemp("escape")
-    return bi.Ctx(IMAGE, make_trajectory_files(comfy_server), str(escape))
+    return bi.Ctx(IMAGE, make_trajectory_files(comfy_server, tmp_path_factory.mktemp("outside")), str(escape))
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import torch
 from unit_helpers import SHAPE, grid, models
 
 from sampling import Trajectory, forward_trajectory, gaussian_noise, record_cycle_sde, sample
+from sampling.trajectory import digest
 
 
 def recorded(path: str = "ve", n: int = 4, dtype=torch.float64) -> tuple[Trajectory, Trajectory]:
@@ -138,3 +139,32 @@ def test_meta_must_be_json():
     t = Trajectory(fwd.sigmas, "ve", fwd.latents, "noise_adding", meta={"noise": gaussian_noise})
     with pytest.raises(ValueError, match="JSON"):
         t.to_tensors()
+
+
+def test_from_tensors_says_which_header_it_refuses():
+    _, rec = recorded()
+    tensors, header = rec.to_tensors()
+    with pytest.raises(ValueError, match="written by a newer sde-edit .trajectory version 7"):
+        Trajectory.from_tensors(tensors, {**header, "version": 7})
+    with pytest.raises(ValueError, match="its format is 'x'"):
+        Trajectory.from_tensors(tensors, {**header, "format": "x"})
+
+
+def test_digest_sees_every_byte_name_dtype_and_shape():
+    _, rec = recorded()
+    tensors, header = rec.to_tensors()
+    text = json.dumps(header)
+    d = digest(tensors, text)
+    assert d == digest({k: v.clone() for k, v in reversed(tensors.items())}, text)  # content, not order
+    changed = []
+    flipped = tensors["latents"].clone()
+    flipped.view(-1)[7] = torch.nextafter(flipped.view(-1)[7], torch.tensor(float("inf"), dtype=flipped.dtype))
+    changed.append(tensors | {"latents": flipped})
+    other_dtype = torch.float32 if tensors["latents"].dtype == torch.float64 else torch.float64
+    changed.append(tensors | {"latents": tensors["latents"].to(other_dtype)})
+    changed.append(tensors | {"latents": tensors["latents"].reshape(tensors["latents"].shape[0], -1)})
+    changed.append({k: v for k, v in tensors.items() if k != "residuals"})
+    changed.append(tensors | {"extra": torch.zeros(1)})
+    for other in changed:
+        assert digest(other, text) != d
+    assert digest(tensors, text.replace('"cycle_sde"', '"noise_adding"')) != d
