@@ -65,11 +65,15 @@ class PromptFailed(RuntimeError):
 class ComfyServer:
     """ComfyUI's own `main.py` on 127.0.0.1, in its own folders under `base`; stopped by its PID."""
 
-    def __init__(self, base: pathlib.Path, port: int | None = None, extra_args: tuple[str, ...] = ()):
+    def __init__(self, base: pathlib.Path, port: int | None = None, extra_args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None):
+        """`env`: variables set for the server over this process's environment (e.g. a TMPDIR of its own, so a
+        test can count the temporary files the server leaves)."""
         self.base = pathlib.Path(base)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_args = extra_args
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.log_path = self.base / "server.log"
         self.dirs = {name: self.base / name for name in ("input", "output", "temp", "user")}
@@ -90,7 +94,7 @@ class ComfyServer:
             "--temp-directory", str(self.dirs["temp"]), "--user-directory", str(self.dirs["user"]),
             "--database-url", f"sqlite:///{self.base / 'comfyui.db'}", *self.extra_args,
         ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env.setdefault("OMP_NUM_THREADS", str(cpu_threads()))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, env=env,
