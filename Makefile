@@ -2,7 +2,7 @@
 # Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
 PY := .host/venv/bin/python
 
-.PHONY: setup test test-quick fuzz test-unit test-host test-server test-browser demo lint workflows bench bench-shapes
+.PHONY: setup test test-quick test-unit test-host test-server test-browser demo lint workflows bench bench-shapes
 
 setup:
 	bash scripts/setup_host.sh
@@ -13,11 +13,6 @@ test: setup
 # Everything but the long soak: for a developer's quick loop (CI runs `make test`).
 test-quick: setup
 	$(PY) -m pytest -m "not soak"
-
-# The fuzzed API (scripts/fuzz.py): 1,000+ prompts generated from /object_info through a real server. `make test`
-# runs a fixed slice of it (tests/server/test_fuzz.py).
-fuzz: setup
-	$(PY) scripts/fuzz.py --cases 1000 --seed 19
 
 test-unit: setup
 	$(PY) -m pytest -m unit
