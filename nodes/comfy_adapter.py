@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import comfy.model_management
+import comfy.model_patcher
 import comfy.model_sampling
 import comfy.sampler_helpers
 import comfy.samplers
+import comfy.sd
 import comfy.utils
 import latent_preview
 import torch
@@ -37,6 +39,15 @@ from . import limits
 
 SCALE_KEY = "sde_edit_cfg_scale"
 SCHEDULERS = tuple(comfy.samplers.SCHEDULER_NAMES)
+
+
+def is_model(value) -> bool:
+    """A MODEL socket's value (a plain value typed into the prompt instead of a link is not)."""
+    return isinstance(value, comfy.model_patcher.ModelPatcher)
+
+
+def is_vae(value) -> bool:
+    return isinstance(value, comfy.sd.VAE)
 
 
 def model_sampling(model):
@@ -60,9 +71,9 @@ def level_grid(model, steps: int, t0: float, scheduler: str, grid: str = "schedu
     lowest training level σ_min > 0, where the input is taken as the state (no step to σ = 0).
     """
     if grid not in GRIDS:
-        raise ValueError(f"grid {grid!r} is not one of {', '.join(GRIDS)}")
+        raise ValueError(f"grid {limits.shown(grid)} is not one of {', '.join(GRIDS)}")
     if scheduler not in SCHEDULERS:
-        raise ValueError(f"scheduler {scheduler!r} is not one of ComfyUI's: {', '.join(SCHEDULERS)}")
+        raise ValueError(f"scheduler {limits.shown(scheduler)} is not one of ComfyUI's: {', '.join(SCHEDULERS)}")
     ms = model_sampling(model)
     full = max(steps, round(steps / t0))
     if grid == "paper":
@@ -73,8 +84,11 @@ def level_grid(model, steps: int, t0: float, scheduler: str, grid: str = "schedu
                              "scheduler")
         index = [min(round(k * len(table) / full), len(table) - 1) for k in range(steps, -1, -1)]
         return table[index]
-    sigmas = comfy.samplers.calculate_sigmas(ms, scheduler, full)
-    return sigmas[-(steps + 1):].to(torch.float64).cpu()
+    sigmas = comfy.samplers.calculate_sigmas(ms, scheduler, full)[-(steps + 1):].to(torch.float64).cpu()
+    if not bool(torch.isfinite(sigmas).all()):  # e.g. ComfyUI's kl_optimal divides by steps − 1
+        raise ValueError(f"scheduler {scheduler}: ComfyUI's schedule of {full} steps holds non-finite levels "
+                         f"({[round(v, 4) for v in sigmas.tolist()][:6]}): use more steps or another scheduler")
+    return sigmas
 
 
 def model_identity(model) -> dict[str, Any]:
@@ -96,6 +110,20 @@ def model_identity(model) -> dict[str, Any]:
 
 def latent_channels(model) -> int:
     return int(model.model.latent_format.latent_channels)
+
+
+def check_same_encoder(**conds) -> None:
+    """Prompts that meet in one model batch come from one text encoder: their embedding widths agree.
+
+    Each value is a CONDITIONING ([[tensor, options], …]) or ComfyUI's converted form ([{"cross_attn": …}]);
+    None is skipped. A mismatch would surface as a matrix-shape RuntimeError deep in the model.
+    """
+    widths = {name: int((c[0]["cross_attn"] if isinstance(c[0], dict) else c[0][0]).shape[-1])
+              for name, c in conds.items() if c is not None}
+    if len(set(widths.values())) > 1:
+        said = ", ".join(f"{name} {w}" for name, w in widths.items())
+        raise ValueError(f"{' and '.join(widths)} come from different text encoders (embedding widths {said}): "
+                         "encode every prompt with the CLIP of this model's checkpoint")
 
 
 def check_latent(model, samples: torch.Tensor, name: str = "latent") -> None:
@@ -431,6 +459,7 @@ class SyncDenoiser:
         self.device = noise.device
         self.target_cfg = float(guider.cfg)
         conds = comfy.sampler_helpers.convert_cond(source)
+        check_same_encoder(source=conds, positive=guider.original_conds.get("positive"))
         if any(key in c for c in conds for key in ("control", "gligen", "hooks")):
             raise ValueError("source: a ControlNet, GLIGEN or hooks on the source conditioning is not supported by "
                              "sync-SDE: connect the plain text conditioning")

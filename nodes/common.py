@@ -8,6 +8,7 @@ from comfy_api.latest import io
 from ..sampling import Trajectory
 from ..sampling.guidance import SCHEDULES
 from . import comfy_adapter as adapter
+from .limits import shown
 
 CATEGORY = "sde_edit"
 Trajectory_ = io.Custom("SDE_TRAJECTORY")
@@ -17,7 +18,44 @@ def check_choice(name: str, value, options) -> None:
     """A combo value outside its options is a ValueError naming them: ComfyUI 0.3.75 does not check the values
     of V3 combo inputs at validation, so a typed or stale value (an API graph, an old workflow) reaches execute."""
     if value not in options:
-        raise ValueError(f"{name} {value!r} is not one of {', '.join(map(str, options))}: pick one of them")
+        raise ValueError(f"{name} {shown(value)} is not one of {', '.join(map(str, options))}: pick one of them")
+
+
+def _is_conditioning(value) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(c, (list, tuple)) and len(c) == 2 and isinstance(c[0], torch.Tensor) and isinstance(c[1], dict)
+        for c in value)
+
+
+# The pack's socket inputs by name (every node uses these names), what they hold, and where to connect them.
+_LINKS = {
+    "model": ("MODEL", adapter.is_model, "the MODEL output of Load Checkpoint"),
+    "vae": ("VAE", adapter.is_vae, "the VAE output of Load Checkpoint"),
+    "latent": ("LATENT", lambda v: isinstance(v, dict) and isinstance(v.get("samples"), torch.Tensor),
+               "a LATENT output, e.g. VAE Encode's"),
+    "image": ("IMAGE", lambda v: isinstance(v, torch.Tensor), "an IMAGE output, e.g. Load Image's"),
+    "mask": ("MASK", lambda v: isinstance(v, torch.Tensor), "a MASK output, e.g. Load Image's"),
+    **{name: ("CONDITIONING", _is_conditioning, "the output of CLIP Text Encode")
+       for name in ("positive", "negative", "source", "target", "reference")},
+}
+_OPTIONAL = ("mask", "vae")
+
+
+def check_links(**values) -> None:
+    """Each socket input holds what its socket carries. ComfyUI passes a plain value typed into an API prompt
+    where a link belongs (a number, a string, null) on to execute; this says so instead of an AttributeError."""
+    for name, value in values.items():
+        kind, holds, where = _LINKS[name]
+        if value is None and name in _OPTIONAL:
+            continue
+        if not holds(value):
+            raise ValueError(f"{name}: expected a {kind} but got {_got(value)}: connect {where}")
+
+
+def _got(value) -> str:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return f"a plain value, {shown(value, 40)}"
+    return f"a {type(value).__name__}"
 
 
 class _Choices(dict):
@@ -90,7 +128,8 @@ def conditioning_inputs() -> list[io.Input]:
 def require_trajectory(trajectory) -> Trajectory:
     """The input itself, if it is a trajectory (a wrong link is a user error, said plainly)."""
     if not isinstance(trajectory, Trajectory):
-        raise ValueError("trajectory: connect the trajectory output of an SDE Edit stage-1 node")
+        raise ValueError(f"trajectory: expected an SDE_TRAJECTORY but got {_got(trajectory)}: connect the "
+                         "trajectory output of an SDE Edit stage-1 node")
     return trajectory
 
 

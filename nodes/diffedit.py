@@ -15,7 +15,7 @@ from ..sampling import diffedit_mask, streams
 from ..sampling.diffedit import check_options
 from . import comfy_adapter as adapter
 from . import limits
-from .common import CATEGORY, seed_input
+from .common import CATEGORY, check_links, seed_input
 
 NAMES = ("target", "reference")
 
@@ -25,10 +25,7 @@ def _check_conditioning(target, reference) -> None:
     for name, cond in (("target", target), ("reference", reference)):
         if not isinstance(cond, list) or not cond or not torch.is_tensor(cond[0][0]):
             raise ValueError(f"{name}: connect a CONDITIONING (e.g. CLIP Text Encode)")
-    width_t, width_r = target[0][0].shape[-1], reference[0][0].shape[-1]
-    if width_t != width_r:
-        raise ValueError(f"target and reference come from different text encoders (embedding widths {width_t} and "
-                         f"{width_r}): encode both prompts with the CLIP of this model")
+    adapter.check_same_encoder(target=target, reference=reference)
 
 
 class DiffEditMask(io.ComfyNode):
@@ -91,6 +88,7 @@ class DiffEditMask(io.ComfyNode):
     @classmethod
     def execute(cls, model, target, reference, latent, cfg, noises, noise_strength, clamp_factor, threshold, seed,
                 batch_size, vae=None) -> io.NodeOutput:
+        check_links(model=model, target=target, reference=reference, latent=latent, vae=vae)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
         _check_conditioning(target, reference)

@@ -25,7 +25,16 @@ from ..sampling.drag import (
 from ..sampling.schedule import marginal_std
 from . import comfy_adapter as adapter
 from . import limits
-from .common import CATEGORY, PRECISIONS, Trajectory_, check_choice, output_latent, require_trajectory, seed_input
+from .common import (
+    CATEGORY,
+    PRECISIONS,
+    Trajectory_,
+    check_choice,
+    check_links,
+    output_latent,
+    require_trajectory,
+    seed_input,
+)
 
 # The node's defaults for the two SDE-Drag options (the paper's algorithm is grid paper + square_noise
 # recorded); chosen on held-out shapes scenes, see docs/shapes_benchmarks.md.
@@ -94,6 +103,7 @@ class DragCopyPaste(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, latent, trajectory, points, r, alpha, beta, seed, vae=None) -> io.NodeOutput:
+        check_links(model=model, latent=latent, vae=vae)
         traj = require_trajectory(trajectory)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
@@ -164,6 +174,7 @@ class SDEDrag(io.ComfyNode):
     def execute(cls, model, positive, negative, latent, points, t0, steps, step_size, r, alpha, beta, cfg, seed,
                 method, multi_point, scheduler, precision, grid=DEFAULT_GRID, square_noise=DEFAULT_SQUARE_NOISE,
                 mask=None, vae=None) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask, vae=vae)
         check_choice("method", method, DRAG_METHODS)
         check_choice("multi_point", multi_point, MULTI_POINT)
         check_choice("grid", grid, adapter.GRIDS)

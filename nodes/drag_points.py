@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from ..sampling.drag import DragPair
 from . import limits
-from .common import CATEGORY
+from .common import CATEGORY, check_links
 
 # The editor (web/drag_points.js) draws with the same colours.
 SOURCE_RGB, SHAFT_RGB, HEAD_RGB = (230, 40, 40), (255, 220, 0), (40, 120, 255)
@@ -101,6 +101,7 @@ class DragPoints(io.ComfyNode):
 
     @classmethod
     def execute(cls, image: torch.Tensor, points: str) -> io.NodeOutput:
+        check_links(image=image)
         if image.ndim != 4 or image.shape[-1] < 3:
             raise ValueError(f"image: expected an RGB IMAGE [batch, height, width, 3], got shape {tuple(image.shape)}")
         height, width = image.shape[1], image.shape[2]

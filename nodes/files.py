@@ -25,9 +25,11 @@ from comfy_api.latest import io
 from ..sampling import Trajectory
 from ..sampling.trajectory import digest
 from . import comfy_adapter as adapter
-from .common import CATEGORY, Trajectory_, check_trajectory, require_trajectory
+from .common import CATEGORY, Trajectory_, check_links, check_trajectory, require_trajectory
+from .limits import shown
 
 SUFFIX = ".trajectory.safetensors"
+MAX_NAME_BYTES = 200  # + "_00001_" + SUFFIX + ".<pid>.tmp" stays under the usual 255-byte limit
 META_KEY = "sde_edit_trajectory"
 CHECKSUM_KEY = "sde_edit_sha256"
 
@@ -56,11 +58,23 @@ def resolve(name: str) -> str:
     """The file behind a combo value, which must lie inside ComfyUI's input or output folder."""
     path = os.path.realpath(folder_paths.get_annotated_filepath(name))
     if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or not _inside(path, _roots()):
-        raise ValueError(f"trajectory file {name!r} is outside ComfyUI's input and output folders: pick a file "
+        raise ValueError(f"trajectory file {shown(name)} is outside ComfyUI's input and output folders: pick a file "
                          "from the list")
     if not path.endswith(SUFFIX) or not os.path.isfile(path):
-        raise ValueError(f"trajectory file {name!r} does not exist: save one with SDE Edit Save Trajectory")
+        raise ValueError(f"trajectory file {shown(name)} does not exist: save one with SDE Edit Save Trajectory")
     return path
+
+
+def check_prefix(prefix: str) -> None:
+    """A prefix the file system can hold: no NUL, and each part short enough once the counter, the suffix
+    and the temporary file's ending are added (file names stop at 255 bytes)."""
+    if "\x00" in prefix:
+        raise ValueError(f"filename_prefix {shown(prefix)} holds a NUL character, which no file name may contain: "
+                         "use letters, digits, '-', '_' and '/' for subfolders")
+    for part in prefix.replace("\\", "/").split("/"):
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise ValueError(f"filename_prefix: the name {shown(part)} is over {MAX_NAME_BYTES} bytes, the most a "
+                             "file or folder name may have here once the counter and suffix are added: shorten it")
 
 
 def save(trajectory: Trajectory, path: str) -> None:
@@ -102,13 +116,14 @@ def load(path: str) -> Trajectory:
                              "and save it again")
         traj = Trajectory.from_tensors(tensors, json.loads(text))
     except (KeyError, json.JSONDecodeError, safetensors.SafetensorError, OSError, RuntimeError) as e:
-        raise ValueError(f"trajectory file {name!r} is damaged or not an SDE Edit trajectory ({e}): record and save "
-                         "it again") from None
+        raise ValueError(f"trajectory file {shown(name)} is damaged or not an SDE Edit trajectory ({e}): record "
+                         "and save it again") from None
     except ValueError as e:
         fix = "" if "again" in str(e) else ": record and save it again"
-        raise ValueError(f"trajectory file {name!r}: {e}{fix}") from None
+        raise ValueError(f"trajectory file {shown(name)}: {e}{fix}") from None
     if not all(bool(torch.isfinite(t).all()) for t in (*traj.latents, *(traj.residuals or ()))):
-        raise ValueError(f"trajectory file {name!r} holds non-finite values (NaN or inf): record and save it again")
+        raise ValueError(f"trajectory file {shown(name)} holds non-finite values (NaN or inf): record and save it "
+                         "again")
     return traj
 
 
@@ -133,15 +148,20 @@ class SaveTrajectory(io.ComfyNode):
     @classmethod
     def execute(cls, trajectory, filename_prefix) -> io.NodeOutput:
         require_trajectory(trajectory)
+        check_prefix(filename_prefix)
         out_dir = folder_paths.get_output_directory()
         try:
             folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)
         except Exception as e:  # ComfyUI raises a bare Exception for a prefix that leaves the output folder
-            raise ValueError(f"filename_prefix {filename_prefix!r} is not a path inside the output folder: "
+            raise ValueError(f"filename_prefix {shown(filename_prefix)} is not a path inside the output folder: "
                              f"{e}") from None
-        os.makedirs(folder, exist_ok=True)
         name = f"{filename}_{counter:05}_{SUFFIX}"
-        save(trajectory, os.path.join(folder, name))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            save(trajectory, os.path.join(folder, name))
+        except (OSError, safetensors.SafetensorError) as e:
+            raise ValueError(f"filename_prefix {shown(filename_prefix)}: could not write the file ({e}): pick "
+                             "another name, or free space in the output folder") from None
         listed = "/".join(p for p in (subfolder, name) if p) + " [output]"
         return io.NodeOutput(listed)
 
@@ -182,6 +202,7 @@ class LoadTrajectory(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, trajectory_file) -> io.NodeOutput:
+        check_links(model=model)
         traj = load(resolve(trajectory_file))
         check_trajectory(model, traj, traj.latents[0], method=None)
         return io.NodeOutput({"samples": adapter.to_latent_space(model, traj.latents[0])}, traj)

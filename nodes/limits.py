@@ -23,6 +23,12 @@ from dataclasses import dataclass
 from ..sampling.drag import DragPair, parse_points
 
 
+def shown(value, limit: int = 60) -> str:
+    """repr(value) for a message, cut to `limit` characters: a prompt can hold a megabyte where a word belongs."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 @dataclass(frozen=True)
 class Limit:
     env: str

@@ -10,12 +10,15 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..sampling import ddim_invert, forward_trajectory, guidance_scales, record_cycle_sde, streams
+from ..sampling.guidance import SCHEDULES
 from . import comfy_adapter as adapter
 from .common import (
     CATEGORY,
     PRECISIONS,
     Trajectory_,
     cfg_inputs,
+    check_choice,
+    check_links,
     conditioning_inputs,
     output_latent,
     precision_input,
@@ -77,6 +80,7 @@ class NoiseAddingInversion(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, latent, t0, steps, seed, scheduler, independent_noise, precision) -> io.NodeOutput:
+        check_links(model=model, latent=latent)
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         traj = _forward(model, samples, sigmas, path, seed, independent_noise, precision, meta)
         return io.NodeOutput(output_latent(latent, adapter.to_latent_space(model, traj.latents[0])), traj)
@@ -104,6 +108,8 @@ class DDIMInversion(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, t0, steps, scheduler,
                 precision) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent)
+        check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         scales = guidance_scales(steps, cfg, cfg_schedule)
         meta |= {"cfg": cfg, "cfg_schedule": cfg_schedule}
@@ -151,6 +157,8 @@ class CycleSDERecord(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, t0, steps, seed, scheduler,
                 batch_size, independent_noise, precision) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent)
+        check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         scales = guidance_scales(steps, cfg, cfg_schedule)
         meta |= {"cfg": cfg, "cfg_schedule": cfg_schedule, "seed": seed}

@@ -17,12 +17,14 @@ import torch
 from comfy_api.latest import io
 
 from ..sampling import METHODS, Trajectory, gaussian_noise, guidance_scales, sample, streams
+from ..sampling.guidance import SCHEDULES
 from . import comfy_adapter as adapter
 from .common import (
     CATEGORY,
     Trajectory_,
     cfg_inputs,
     check_choice,
+    check_links,
     check_trajectory,
     conditioning_inputs,
     output_latent,
@@ -87,6 +89,8 @@ class Resample(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, trajectory, method, seed,
                 mask=None) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask)
+        check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         check_choice("method", method, ALL_METHODS)
         samples = latent["samples"]
         adapter.check_latent(model, samples)

@@ -17,16 +17,26 @@ import torch
 from comfy_api.latest import io
 
 from ..sampling import DISCRETIZATIONS, check_steps, check_t0, streams, sync_sde
-from ..sampling.sync import check_discretization, check_start
+from ..sampling.sync import check_start
 from . import comfy_adapter as adapter
-from .common import CATEGORY, PRECISIONS, output_latent, precision_input, scheduler_input, seed_input, steps_input
+from .common import (
+    CATEGORY,
+    PRECISIONS,
+    check_choice,
+    check_links,
+    output_latent,
+    precision_input,
+    scheduler_input,
+    seed_input,
+    steps_input,
+)
 
 
 class _SyncSampler(comfy.samplers.Sampler):
     """sync-SDE as a ComfyUI SAMPLER: the guider's positive and cfg are the target, `source` the source prompt."""
 
     def __init__(self, source, source_cfg: float, discretization: str, seed: int, precision: str, progress=None):
-        check_discretization(discretization)
+        check_choice("discretization", discretization, DISCRETIZATIONS)
         self.source, self.source_cfg, self.discretization = source, source_cfg, discretization
         self.seed, self.dtype, self.progress = seed, PRECISIONS[precision], progress  # unknown names: ValueErrors
 
@@ -116,8 +126,12 @@ class SyncSDE(io.ComfyNode):
     @classmethod
     def execute(cls, model, source, source_cfg, target, target_cfg, latent, steps, t0, scheduler, seed,
                 discretization, precision, negative=None) -> io.NodeOutput:
+        check_links(model=model, source=source, target=target, latent=latent)
+        if negative is not None:
+            check_links(negative=negative)
         check_t0(t0)
         check_steps(steps)
+        adapter.check_same_encoder(source=source, target=target, negative=negative)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
         if negative is None and (source_cfg != 1 or target_cfg != 1):
@@ -153,4 +167,5 @@ class SyncSDESampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, source, source_cfg, seed, discretization, precision) -> io.NodeOutput:
+        check_links(source=source)
         return io.NodeOutput(_SyncSampler(source, source_cfg, discretization, seed, precision))

@@ -70,7 +70,8 @@ def parse_prompt(text: str) -> int:
     colours = [w for w in words if w in COLOURS]
     rest = [w for w in words if w not in kinds and w not in colours and w not in ("a", "an", "one", "the")]
     if len(kinds) != 1 or len(colours) != 1 or rest:
-        raise ValueError(f"prompt {text!r} not understood: write a colour ({', '.join(COLOURS)}) and a kind "
+        said = repr(text) if len(text) <= 60 else f"{text[:60]!r}… ({len(text):,} characters)"
+        raise ValueError(f"text: prompt {said} not understood: write a colour ({', '.join(COLOURS)}) and a kind "
                          f"({', '.join(KINDS)}), e.g. 'red disc', or leave it empty for the unconditional class")
     kind = "disc" if kinds[0].startswith("circle") else kinds[0].rstrip("s")
     return class_index(kind, colours[0])
@@ -122,8 +123,8 @@ def one_object_scene(seed: int, text: str, cx: float, cy: float, r: float) -> Sc
     if label == NULL_CLASS:
         raise ValueError("text: name the object, e.g. 'red disc' (the empty prompt is the null class)")
     if not (0 < r < 0.5 and r <= cx <= 1 - r and r <= cy <= 1 - r):
-        raise ValueError(f"the object (centre {cx:g}, {cy:g}, size {r:g}) must lie inside the image: keep "
-                         "size ≤ x ≤ 1 − size and size ≤ y ≤ 1 − size")
+        raise ValueError(f"x, y, radius: the object (centre {cx:g}, {cy:g}, radius {r:g}) must lie inside the "
+                         "image: keep radius ≤ x ≤ 1 − radius and radius ≤ y ≤ 1 − radius")
     rng = np.random.default_rng(seed)
     scene = random_scene(rng, 1, kind=label // len(COLOURS), colour=label % len(COLOURS), r_range=(r, r))
     return moved(scene, 0, cx, cy)

@@ -179,7 +179,7 @@ def test_bad_inputs_get_clear_errors(host, family_models, target_prompts):
         (lambda: sync(host, model, pos, pos, latent, steps=0), "steps must be"),
         (lambda: sync(host, model, pos, pos, flow_latent), "channels but this model works on 4"),
         (lambda: sync(host, model, pos, pos, latent, target_cfg=3.0), "negative: "),
-        (lambda: sync(host, model, pos, pos, latent, discretization="heun"), "unknown discretization"),
+        (lambda: sync(host, model, pos, pos, latent, discretization="heun"), "discretization 'heun' is not one of"),
         (lambda: sync(host, model, pos, pos, latent, precision="float16"), "precision 'float16' is not one of"),
         (lambda: sync(host, model, pos, pos, latent, scheduler="fancy"), "scheduler 'fancy' is not one of"),
         (lambda: sync(host, flow, fpos, fpos, flow_latent, t0=1.0), "t0: with steps 4 and t0 1.0"),

@@ -290,7 +290,7 @@ CASES: list[Case] = [
     Case("ddim-latent-nan", DD, stage1_graph(ddim, latent=NAN_LATENT), "execution", NAN_FIX),
     Case("ddim-latent-16ch-on-sd15", DD, stage1_graph(ddim, latent=SD3_LATENT), "execution", CHANNELS_16),
     Case("ddim-cfg-schedule-unknown", DD, stage1_graph(ddim, cfg_schedule="cosine"), "execution",
-         ("unknown guidance schedule 'cosine'", "use one of constant, linear")),
+         ("cfg_schedule 'cosine' is not one of constant, linear", "pick one of them")),
     # Cycle-SDE Record
     Case("rec-t0-zero", REC, stage1_graph(record, t0=0.0), "validation", ("t0", MIN)),
     Case("rec-t0-nan", REC, stage1_graph(record, t0=NAN), "execution", ("t0 must be in (0, 1]",)),
@@ -358,6 +358,10 @@ CASES: list[Case] = [
          ("filename_prefix '../escaped/trajectory' is not a path inside the output folder",)),
     Case("save-prefix-absolute", SAVE, save_graph(lambda ctx: f"{ctx.escape}/trajectory"), "execution",
          ("is not a path inside the output folder",)),
+    Case("save-prefix-nul", SAVE, save_graph("a\x00b"), "execution",
+         ("filename_prefix 'a\\x00b' holds a NUL character", "use letters, digits")),
+    Case("save-prefix-name-too-long", SAVE, save_graph("sde_edit/" + "x" * 300), "execution",
+         ("filename_prefix: the name 'xxx", "is over 200 bytes", "shorten it")),
     Case("save-trajectory-is-a-latent", SAVE, save_graph("x", trajectory=L), "validation",
          (MISMATCH, "trajectory")),
     # Load Trajectory: files from the user's disk
@@ -485,7 +489,8 @@ CASES: list[Case] = [
          "execution", CHANNELS_16, needs=DIFFEDIT),
     Case("de-target-from-another-encoder", "SDEEditDiffEditMask",
          node_graph(diffedit(target=SD3_PROMPT), kind="mask"), "execution",
-         ("target and reference come from different text encoders", "encode both prompts with the CLIP of this model"),
+         ("target and reference come from different text encoders",
+          "encode every prompt with the CLIP of this model's checkpoint"),
          needs=DIFFEDIT),
     # Sync-SDE
     Case("sync-cfg-without-negative", "SDEEditSyncSDE", node_graph(sync(source_cfg=2.0)), "execution",
@@ -503,7 +508,7 @@ CASES: list[Case] = [
          "execution", ("euler_maruyama", "flow model", "use the ddpm discretization"),
          needs=SYNC),
     Case("sync-discretization-unknown", "SDEEditSyncSDE", node_graph(sync(discretization="heun")), "execution",
-         ("unknown discretization 'heun'", "use one of euler_maruyama, ddpm"), needs=SYNC),
+         ("discretization 'heun' is not one of euler_maruyama, ddpm", "pick one of them"), needs=SYNC),
     # Sync-SDE Sampler
     Case("syncs-noise-not-disabled", "SDEEditSyncSDESampler",
          custom_sampler_graph(n("SDEEditSyncSDESampler", source=P, source_cfg=1.0, seed=0,
