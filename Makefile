@@ -2,7 +2,7 @@
 # Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
 PY := .host/venv/bin/python
 
-.PHONY: setup test test-quick test-unit test-host test-server test-browser demo lint workflows bench bench-shapes
+.PHONY: setup test test-quick test-unit test-host test-server test-browser fuzz demo lint workflows bench bench-shapes
 
 setup:
 	bash scripts/setup_host.sh
@@ -25,6 +25,12 @@ test-server: setup
 
 test-browser: setup
 	$(PY) -m pytest -m browser
+
+# 1,000 fuzzed prompts through the real server (make test runs the first 300); about 3 minutes.
+# Another seed: make fuzz SEED=1. Replay cases: SDE_EDIT_FUZZ_ONLY=12,345 make fuzz.
+SEED ?= 0
+fuzz: setup
+	SDE_EDIT_FUZZ_CASES=1000 SDE_EDIT_FUZZ_SEED=$(SEED) $(PY) -m pytest tests/server/test_fuzz.py
 
 demo: setup
 	$(PY) scripts/demo.py
