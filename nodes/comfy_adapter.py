@@ -35,7 +35,7 @@ import comfy.utils
 import latent_preview
 import torch
 
-from . import limits
+from . import limits, model_kinds
 
 SCALE_KEY = "sde_edit_cfg_scale"
 SCHEDULERS = tuple(comfy.samplers.SCHEDULER_NAMES)
@@ -55,8 +55,9 @@ def model_sampling(model):
 
 
 def model_path(model) -> str:
-    """`flow` for CONST (rectified-flow) models, `ve` for EPS / V-prediction (VP in VE form)."""
-    return "flow" if isinstance(model_sampling(model), comfy.model_sampling.CONST) else "ve"
+    """`flow` for rectified-flow models, `ve` for EPS / V-prediction / EDM (VP in VE form), read from what the
+    model's sampling does (model_kinds.noise_path); a ValueError naming the type for anything else."""
+    return model_kinds.noise_path(model_sampling(model))
 
 
 GRIDS = ("scheduler", "paper")
@@ -127,8 +128,15 @@ def check_same_encoder(**conds) -> None:
 
 
 def check_latent(model, samples: torch.Tensor, name: str = "latent") -> None:
-    """A LATENT whose channel count the model does not take is a user error, said plainly."""
+    """A LATENT the model cannot take, or a model of a sampling type the pack does not know, is said plainly
+    before any work."""
+    model_path(model)
     want = latent_channels(model)
+    if samples.ndim == 5:
+        raise ValueError(f"{name}: a video latent (shape {tuple(samples.shape)}: batch, channels, frames, height, "
+                         "width) is not supported yet: SDE Edit's nodes edit image latents [batch, channels, height, "
+                         "width]. Encode single frames as images (the stage nodes and sync-SDE could take video "
+                         "later; drag and DiffEdit work on 2-D points and masks)")
     if samples.ndim != 4:
         raise ValueError(f"{name}: expected an image latent [batch, channels, height, width], got shape "
                          f"{tuple(samples.shape)}")

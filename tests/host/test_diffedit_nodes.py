@@ -138,7 +138,7 @@ def test_bad_inputs_get_clear_errors(host, family_models):
         ({"noise_strength": 1.0}, "noise_strength must lie in (0, 1)"),
         ({"batch_size": -1}, "batch_size must be ≥ 0"),
         ({"latent": flow_latent}, "channels but this model works on 4"),
-        ({"latent": {"samples": torch.zeros(2, 4, 3, 8, 8)}}, "expected an image latent"),
+        ({"latent": {"samples": torch.zeros(2, 4, 3, 8, 8)}}, "a video latent"),
         ({"reference": flow_pos}, "different text encoders"),
         ({"reference": []}, "reference: connect a CONDITIONING"),
         ({"vae": host.checkpoint("sd3")[2]}, "vae makes 16-channel latents but the latent has 4"),
