@@ -15,6 +15,8 @@ TINY = Settings(ckpt=CHECKPOINTS["sd15"], image="wf_input.png", steps=3,
                 points='[{"source": [16, 32], "target": [40, 32]}]', flow_ckpt=CHECKPOINTS["sd3"], flow_steps=4)
 SHIPPED = Settings()
 SCORED = ("sde_edit_shapes_drag", "sde_edit_shapes_prompt_change")  # scored against the exact answer below
+INPAINT = ("sde_edit_inpaint_sde", "sde_edit_inpaint_ode")  # checked in latent space below
+DIFFEDIT = ("sde_edit_diffedit_sde", "sde_edit_diffedit_ode")  # the same, with DiffEdit's own mask
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def output_image(comfy_server, graph) -> Image.Image:
     return image
 
 
-@pytest.mark.parametrize("name", sorted(n for n in WORKFLOWS if n not in SCORED))
+@pytest.mark.parametrize("name", sorted(n for n in WORKFLOWS if n not in SCORED + INPAINT + DIFFEDIT))
 def test_example_workflow_runs(comfy_server, input_image, name):
     size = TINY.shapes_size if "shapes" in name else 64
     assert output_image(comfy_server, WORKFLOWS[name](TINY)).size == (size, size)
@@ -111,6 +113,46 @@ def test_reconstruction_workflow_gives_back_the_input(comfy_server, input_image)
     images = {meta["filename"].split("_")[0]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
               for meta, png in comfy_server.images(comfy_server.run(graph))}
     assert np.abs(images["reconstruction"] - images["direct"]).max() <= 1
+
+
+def saved_latent(comfy_server, prefix: str):
+    import safetensors.torch
+
+    (path,) = (comfy_server.dirs["output"] / "sde_edit").glob(f"{prefix}_*.latent")
+    return safetensors.torch.load_file(str(path))["latent_tensor"]
+
+
+@pytest.mark.parametrize("name", INPAINT + DIFFEDIT)
+def test_masked_examples_keep_every_latent_cell_outside_the_mask_and_repaint_inside(comfy_server, input_image, name):
+    """What the inpainting and DiffEdit examples claim: outside the mask the result is the input, inside it is
+    repainted. Checked on the latents (the SD VAE's decoder has attention, so one repainted cell moves every
+    pixel a little). The mask is the input's alpha hole, or the DiffEdit node's own output, saved as an image."""
+    import torch
+    import torch.nn.functional as F
+
+    graph = WORKFLOWS[name](TINY)
+    tag = name.removeprefix("sde_edit_")
+    for nid, source, what in (("30", "11", "out"), ("31", "3", "in")):
+        graph[nid] = {"class_type": "SaveLatent",
+                      "inputs": {"samples": [source, 0], "filename_prefix": f"sde_edit/{tag}_{what}"}}
+    if name in DIFFEDIT:
+        graph["32"] = {"class_type": "MaskToImage", "inputs": {"mask": ["7", 0]}}
+        graph["33"] = {"class_type": "SaveImage", "inputs": {"images": ["32", 0], "filename_prefix": f"{tag}_mask"}}
+    entry = comfy_server.run(graph)
+    out, inp = saved_latent(comfy_server, f"{tag}_out"), saved_latent(comfy_server, f"{tag}_in")
+    if name in DIFFEDIT:
+        (png,) = [png for meta, png in comfy_server.images(entry) if meta["filename"].startswith(f"{tag}_mask")]
+        mask = torch.from_numpy(np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32) / 255)
+    else:
+        mask = torch.zeros(64, 64)
+        mask[20:44, 20:44] = 1  # the input image's alpha hole: LoadImage's mask is 1 there
+    m = F.interpolate(mask[None, None], size=out.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    change = (out - inp).abs().amax(1)[0]
+    kept, repainted = change[m == 0], change[m == 1]
+    assert kept.numel() > 0, f"{name}: the mask covers the whole picture"
+    assert kept.max() <= 1e-6, f"{name} changed the latent outside the mask by up to {kept.max():.3g}"  # f32 scaling
+    if name in INPAINT:  # DiffEdit's map on the random-weight test checkpoint is empty at 3 steps: nothing to repaint
+        assert repainted.min() > 1e-3, f"{name} left part of the masked area as it was ({repainted.min():.3g})"
 
 
 def test_example_files_are_current(comfy_server):
