@@ -22,7 +22,7 @@ def check_choice(name: str, value, options) -> None:
 
 
 def _is_conditioning(value) -> bool:
-    return isinstance(value, list) and all(
+    return isinstance(value, list) and bool(value) and all(
         isinstance(c, (list, tuple)) and len(c) == 2 and isinstance(c[0], torch.Tensor) and isinstance(c[1], dict)
         for c in value)
 

@@ -20,14 +20,6 @@ from .common import CATEGORY, check_links, seed_input
 NAMES = ("target", "reference")
 
 
-def _check_conditioning(target, reference) -> None:
-    """Both prompts must come from one text encoder (the model concatenates them into one batch)."""
-    for name, cond in (("target", target), ("reference", reference)):
-        if not isinstance(cond, list) or not cond or not torch.is_tensor(cond[0][0]):
-            raise ValueError(f"{name}: connect a CONDITIONING (e.g. CLIP Text Encode)")
-    adapter.check_same_encoder(target=target, reference=reference)
-
-
 class DiffEditMask(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -91,7 +83,7 @@ class DiffEditMask(io.ComfyNode):
         check_links(model=model, target=target, reference=reference, latent=latent, vae=vae)
         samples = latent["samples"]
         adapter.check_latent(model, samples)
-        _check_conditioning(target, reference)
+        adapter.check_same_encoder(target=target, reference=reference)  # one batch holds both prompts
         check_options(noises, clamp_factor, threshold)
         if not 0.0 < noise_strength < 1.0:
             raise ValueError(f"noise_strength must lie in (0, 1) (a fraction of the time range; 0.5 in the "
