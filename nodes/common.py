@@ -53,6 +53,8 @@ def check_links(**values) -> None:
 
 
 def _got(value) -> str:
+    if isinstance(value, (list, tuple)) and not value:
+        return "an empty list"
     if isinstance(value, (str, int, float, bool, type(None))):
         return f"a plain value, {shown(value, 40)}"
     return f"a {type(value).__name__}"

@@ -140,7 +140,7 @@ def test_bad_inputs_get_clear_errors(host, family_models):
         ({"latent": flow_latent}, "channels but this model works on 4"),
         ({"latent": {"samples": torch.zeros(2, 4, 3, 8, 8)}}, "a video latent"),
         ({"reference": flow_pos}, "different text encoders"),
-        ({"reference": []}, "reference: connect a CONDITIONING"),
+        ({"reference": []}, "reference: expected a CONDITIONING but got an empty list"),
         ({"vae": host.checkpoint("sd3")[2]}, "vae makes 16-channel latents but the latent has 4"),
     ]
     for kw, message in cases:
