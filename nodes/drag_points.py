@@ -4,6 +4,11 @@ The editor is web/drag_points.js: it shows the image, turns clicks into source �
 keeps them as JSON in the `points` widget, so they travel in saved workflows. This node checks
 them against the image (sampling.drag.parse_points), gives them back in the pairs format, and
 draws them as arrows on a preview.
+
+It is an output node: ComfyUI then visits it on every run, and a cached run still sends the editor
+its picture (an ordinary node that is cached is skipped, and the editor would stay blank). The UI
+result carries only that clean picture: the editor draws the arrows itself, so the node shows no
+second preview below it.
 """
 
 from __future__ import annotations
@@ -18,12 +23,21 @@ from PIL import Image, ImageDraw
 
 from ..sampling.drag import DragPair
 from . import limits
-from .common import CATEGORY, check_links
+from .common import CATEGORY, check_links, newer_schema_fields
 
 # The editor (web/drag_points.js) draws with the same colours.
 SOURCE_RGB, SHAFT_RGB, HEAD_RGB = (230, 40, 40), (255, 220, 0), (40, 120, 255)
 # The extra UI key that carries the clean picture, so the editor can show it without the baked arrows.
 EDITOR_IMAGE_KEY = "sde_edit_image"
+# The preview of a small picture is enlarged by an integer factor (nearest neighbour: every pixel stays a
+# sharp square) until its short side reaches LEGIBLE_PX, with the long side kept within MAX_PREVIEW_PX.
+LEGIBLE_PX, MAX_PREVIEW_PX = 256, 2048
+
+
+def preview_scale(width: int, height: int) -> int:
+    """The integer factor the preview of a width × height picture is enlarged by (1: shown as it is)."""
+    want = math.ceil(LEGIBLE_PX / min(width, height))
+    return max(1, min(want, MAX_PREVIEW_PX // max(width, height)))
 
 
 def pairs_json(pairs: list[DragPair]) -> str:
@@ -37,13 +51,18 @@ def arrow_sizes(width: int, height: int) -> tuple[int, int, int]:
     return lw, 2 * lw + 1, 4 * lw + 4
 
 
-def arrow_overlay(pairs: list[DragPair], width: int, height: int) -> torch.Tensor:
-    """[H, W, 4] RGBA in 0..1: each drag as a dot at the source, a shaft and a head at the target; alpha 0 elsewhere."""
+def arrow_overlay(pairs: list[DragPair], width: int, height: int, scale: int = 1) -> torch.Tensor:
+    """[H·s, W·s, 4] RGBA in 0..1: each drag as a dot at the source, a shaft and a head at the target, at the
+    centres of the drag's pixels on a picture enlarged `scale` times; alpha 0 elsewhere."""
+    width, height = width * scale, height * scale
     canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(canvas)
     lw, r, head = arrow_sizes(width, height)
+    def at(v: float) -> float:  # the centre of image pixel v on the enlarged picture (PIL: pixel v's centre is v)
+        return (v + 0.5) * scale - 0.5
+
     for p in pairs:
-        (sx, sy), (tx, ty) = p.source, p.target
+        (sx, sy), (tx, ty) = (at(v) for v in p.source), (at(v) for v in p.target)
         length = math.hypot(tx - sx, ty - sy)
         ux, uy = (tx - sx) / length, (ty - sy) / length
         h = min(head, length)
@@ -55,10 +74,12 @@ def arrow_overlay(pairs: list[DragPair], width: int, height: int) -> torch.Tenso
     return torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255.0)
 
 
-def draw_drags(image: torch.Tensor, pairs: list[DragPair]) -> torch.Tensor:
-    """A new IMAGE [B, H, W, C] with the arrows over every picture of the batch; pixels away from them are unchanged."""
-    overlay = arrow_overlay(pairs, image.shape[2], image.shape[1]).to(image.device, image.dtype)
+def draw_drags(image: torch.Tensor, pairs: list[DragPair], scale: int = 1) -> torch.Tensor:
+    """A new IMAGE [B, H·s, W·s, C]: the batch enlarged `scale` times (nearest neighbour) with the arrows over
+    every picture; pixels away from them are the enlarged input's."""
+    overlay = arrow_overlay(pairs, image.shape[2], image.shape[1], scale).to(image.device, image.dtype)
     rgb, alpha = overlay[..., :3], overlay[..., 3:]
+    image = image.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     out = image.clone()
     out[..., :3] = image[..., :3] * (1 - alpha) + rgb * alpha
     return out
@@ -73,8 +94,10 @@ class DragPoints(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="SDEEditDragPoints",
+            **newer_schema_fields(search_aliases=["drag points", "point editor", "click points"]),
             display_name="SDE Edit: Drag Points",
             category=f"{CATEGORY}/drag",
+            is_output_node=True,
             description="Place SDE-Drag's drags on the picture: click a source, then its target (arrows show them; "
                         "Undo / Clear below the picture). The picture comes from a connected Load Image at once, "
                         "otherwise from this node's last run. Outputs the checked drags as JSON pairs, and a preview "
@@ -95,7 +118,9 @@ class DragPoints(io.ComfyNode):
                                          "connect to the SDE-Drag node's points."),
                 io.Image.Output(display_name="preview",
                                 tooltip="The picture with each drag drawn as an arrow (red dot = source, blue "
-                                        "head = target)."),
+                                        f"head = target). A picture under {LEGIBLE_PX} px on its short side is "
+                                        "enlarged by a whole factor (nearest neighbour) so the arrows read; "
+                                        "edit the image input, not this."),
             ],
         )
 
@@ -107,8 +132,7 @@ class DragPoints(io.ComfyNode):
         height, width = image.shape[1], image.shape[2]
         limits.check_points_text("points", points)
         pairs = [] if _no_points(points) else limits.checked_points(points, width, height)
-        preview = draw_drags(image, pairs) if pairs else image
-        shown = ui.PreviewImage(preview, cls=cls).as_dict()
-        shown[EDITOR_IMAGE_KEY] = ui.ImageSaveHelper.save_images(
-            image[:1], filename_prefix="sde_edit_points", folder_type=io.FolderType.temp, cls=None, compress_level=1)
+        preview = draw_drags(image, pairs, preview_scale(width, height))
+        shown = {EDITOR_IMAGE_KEY: ui.ImageSaveHelper.save_images(
+            image[:1], filename_prefix="sde_edit_points", folder_type=io.FolderType.temp, cls=None, compress_level=1)}
         return io.NodeOutput(pairs_json(pairs), preview, ui=shown)

@@ -1,11 +1,13 @@
 // The point editor on "SDE Edit: Drag Points" (nodes/drag_points.py): the picture on the node, a click
 // sets a drag's source and the next click its target. The points live as JSON in the node's `points`
 // widget, so they travel in saved workflows and come back on load; the node checks them in Python.
+// Works in the classic canvas and in Nodes 2.0 (Vue): nothing here depends on the canvas drawing the node.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 const NODE = "SDEEditDragPoints";
 const EDITOR_IMAGE_KEY = "sde_edit_image"; // the clean picture the node sends after a run (drag_points.py)
+const EDITORS = new Set(); // live editors; a slow poll keeps each one's picture current (see watch())
 const COLOR = { source: "rgb(230,40,40)", shaft: "rgb(255,220,0)", head: "rgb(40,120,255)" }; // as the preview
 
 /** [[x, y], ...] (source, target, source, …) from either format; [] when the text is neither. */
@@ -40,10 +42,30 @@ export function writePoints(points) {
 const viewUrl = ({ filename, subfolder = "", type = "input" }) =>
   api.apiURL(`/view?${new URLSearchParams({ filename, subfolder, type })}`);
 
+/** Whether `node` is in a graph (newer litegraph throws on some accessors of a node that is not). */
+function inGraph(node) {
+  try {
+    return !!node.graph;
+  } catch {
+    return false;
+  }
+}
+
+/** The node feeding `node`'s input `name`, through the classic frontend-only Reroute nodes; or null. */
+function sourceOf(node, name) {
+  let src = node;
+  let slot = node.inputs?.findIndex((i) => i.name === name) ?? -1;
+  for (let hops = 0; src && slot >= 0 && hops < 32; hops++) {
+    src = src.getInputNode?.(slot) ?? null;
+    if (!src || src.type !== "Reroute") return src;
+    slot = 0;
+  }
+  return null;
+}
+
 /** The /view URL of the picture a core Load Image feeds into `node`'s image input, or null. */
 function loadImageUrl(node) {
-  const slot = node.inputs?.findIndex((i) => i.name === "image") ?? -1;
-  const src = slot >= 0 ? node.getInputNode(slot) : null;
+  const src = sourceOf(node, "image");
   if (!src || (src.comfyClass ?? src.type) !== "LoadImage") return null;
   const value = src.widgets?.find((w) => w.name === "image")?.value;
   if (!value || typeof value !== "string") return null;
@@ -68,14 +90,17 @@ class DragEditor {
     this.points = readPoints(widget.value);
     this.image = null;
     this.url = null;
-    this.lastRun = null;
+    this.lastRun = null; // the /view address of the picture this node's last run sent
 
     this.root = document.createElement("div");
+    this.root.dataset.sdeEdit = "drag-editor"; // for tests and user styles
     this.root.style.cssText = "display:flex;flex-direction:column;gap:4px;box-sizing:border-box";
     const bar = document.createElement("div");
-    bar.style.cssText = "display:flex;gap:6px;align-items:center;min-height:20px";
+    bar.style.cssText = "display:flex;flex-wrap:wrap;gap:4px 6px;align-items:center;min-height:20px";
     this.status = document.createElement("span");
-    this.status.style.cssText = "font:11px sans-serif;color:#aaa;white-space:nowrap;overflow:hidden";
+    // Wraps rather than being cut: the whole sentence stays readable on a narrow node.
+    this.status.style.cssText = "font:11px/1.3 sans-serif;color:#bbb;flex:1 1 120px;min-width:0;" +
+      "white-space:normal;overflow-wrap:anywhere";
     bar.append(button("Undo", "Remove the last point (Backspace)", () => this.undo()),
       button("Clear", "Remove every point", () => this.set([])), this.status);
     this.canvas = document.createElement("canvas");
@@ -90,7 +115,7 @@ class DragEditor {
       e.stopPropagation(); // not the graph's Backspace (delete the node)
       this.undo();
     });
-    new ResizeObserver(() => this.draw()).observe(this.canvas);
+    new ResizeObserver(() => (this.refresh(), this.draw())).observe(this.canvas); // also: mounted
   }
 
   /** Image-pixel placement of the picture in the canvas: scale and offsets (letterboxed, centred). */
@@ -135,15 +160,24 @@ class DragEditor {
     this.draw();
   }
 
+  /** A run's output (sent for a cached run too: the node is an output node). */
   onExecuted(output) {
-    const shown = output?.[EDITOR_IMAGE_KEY]?.[0] ?? output?.images?.[0];
+    const shown = output?.[EDITOR_IMAGE_KEY]?.[0];
     if (shown) this.lastRun = viewUrl(shown);
     this.refresh();
   }
 
-  /** Show the Load Image's picture if one is connected, else the last run's; cheap when nothing changed. */
+  /**
+   * Show the Load Image's picture if one is connected, else the last run's: the one sent to this editor, or
+   * the one the frontend keeps for the node (it restores node outputs when a workflow tab is shown again).
+   * Cheap when nothing changed.
+   */
   refresh() {
+    if (!inGraph(this.node)) return; // created but not added yet, or removed: nothing feeds it
+    const kept = app.nodeOutputs?.[String(this.node.id)]?.[EDITOR_IMAGE_KEY]?.[0];
+    if (!this.lastRun && kept) this.lastRun = viewUrl(kept);
     const url = loadImageUrl(this.node) ?? this.lastRun;
+    this.fromRun = url !== null && url === this.lastRun;
     if (url === this.url) return;
     this.url = url;
     if (!url) {
@@ -156,8 +190,9 @@ class DragEditor {
       if (this.url !== url) return;
       this.image = img;
       this.draw();
-      this.node.setDirtyCanvas(true, true);
+      if (inGraph(this.node)) this.node.setDirtyCanvas(true, true); // not for a node removed meanwhile
     };
+    // A last run's picture lives in the server's temp folder, which a restart empties: then wait for a run.
     img.onerror = () => this.url === url && ((this.image = null), this.draw());
     img.src = url;
   }
@@ -173,11 +208,12 @@ class DragEditor {
     const n = this.points.length;
     const drags = `${Math.floor(n / 2)} drag${n === 2 ? "" : "s"}`;
     if (!this.image) {
-      this.status.textContent = `${drags}: connect a Load Image, or run once, to see the picture`;
+      this.status.textContent = `${drags} · the picture shows once a Load Image is connected or the workflow has ` +
+        "run (Run, or Queue Selected Output Nodes on this node)";
       return;
     }
-    this.status.textContent = `${drags}: click ${n % 2 ? "its target" : "a source"} · ${this.image.naturalWidth}` +
-      `×${this.image.naturalHeight}`;
+    this.status.textContent = `${drags} · click ${n % 2 ? "its target" : "a source"} · ` +
+      `${this.image.naturalWidth}×${this.image.naturalHeight}${this.fromRun ? " · from the last run" : ""}`;
     const { s, ox, oy } = this.fit();
     ctx.imageSmoothingEnabled = s < 4;
     ctx.drawImage(this.image, ox, oy, this.image.naturalWidth * s, this.image.naturalHeight * s);
@@ -215,12 +251,23 @@ class DragEditor {
   }
 }
 
+/**
+ * What the editor shows follows the graph: a Load Image connected, changed, uploaded or swapped (by hand,
+ * undo, a subgraph, any frontend), the node mounted or redrawn. Neither the classic canvas nor Nodes 2.0
+ * announces all of these, so one slow poll asks each visible editor; refresh() is a few property reads
+ * when nothing changed.
+ */
+function watch() {
+  setInterval(() => {
+    for (const editor of EDITORS) if (editor.root.isConnected) editor.refresh();
+  }, 300);
+}
+
 app.registerExtension({
   name: "sde_edit.drag_points",
+  setup: watch,
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (nodeData?.name !== NODE) return;
-    // The editor shows the picture: no second copy of the run's preview below it.
-    nodeType.prototype.onDrawBackground = function () {};
 
     const created = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
@@ -228,10 +275,10 @@ app.registerExtension({
       const widget = this.widgets.find((w) => w.name === "points");
       const editor = new DragEditor(this, widget);
       this.sdeDragEditor = editor;
+      EDITORS.add(editor);
       const dom = this.addDOMWidget("drag_editor", "sde_edit_drag_editor", editor.root, {
         serialize: false, // the points widget holds the state
         getMinHeight: () => 160,
-        onDraw: () => editor.refresh(), // follows a Load Image connected, changed or uploaded
       });
       dom.serialize = false;
       const typed = widget.callback;
@@ -249,6 +296,19 @@ app.registerExtension({
       const r = configure?.apply(this, arguments);
       this.sdeDragEditor?.sync();
       return r;
+    };
+
+    const connections = nodeType.prototype.onConnectionsChange;
+    nodeType.prototype.onConnectionsChange = function () {
+      const r = connections?.apply(this, arguments);
+      this.sdeDragEditor?.refresh(); // at once, not at the next poll
+      return r;
+    };
+
+    const removed = nodeType.prototype.onRemoved;
+    nodeType.prototype.onRemoved = function () {
+      EDITORS.delete(this.sdeDragEditor);
+      return removed?.apply(this, arguments);
     };
 
     const executed = nodeType.prototype.onExecuted;

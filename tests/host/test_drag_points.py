@@ -1,5 +1,6 @@
 """SDE Edit: Drag Points: both point formats in, the pairs format out, arrows only near the drags, clear refusals."""
 
+import importlib
 import json
 import os
 
@@ -40,48 +41,68 @@ def test_both_formats_give_the_pairs_format(host):
     assert torch.equal(preview_a, preview_b)
 
 
+def enlarged(image: torch.Tensor, k: int) -> torch.Tensor:
+    return image.repeat_interleave(k, 1).repeat_interleave(k, 2)
+
+
+@pytest.mark.parametrize(("height", "width", "k"), [(H, W, 4), (32, 32, 8), (256, 300, 1), (100, 2000, 1)])
+def test_small_pictures_get_a_legible_preview_by_a_whole_factor(host, height, width, k):
+    dp = importlib.import_module(host.node("SDEEditDragPoints").__module__)
+    assert dp.preview_scale(width, height) == k  # short side to 256 px; the long side never past 2,048 px
+    _, preview = run(host, torch.rand(1, height, width, 3), "[]").result
+    assert preview.shape == (1, height * k, width * k, 3)
+
+
 def test_preview_draws_arrows_near_the_drags_only_on_every_picture_of_the_batch(host):
     image = picture(batch=3)
     before = image.clone()
     out = run(host, image, json.dumps(PAIRS))
     _, preview = out.result
     assert torch.equal(image, before)  # the input is untouched
-    assert preview.shape == image.shape and preview.dtype == image.dtype
-    changed = (preview != image).any(-1)  # [B, H, W]
-    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32),
+    k = 4  # a 96 × 64 picture: enlarged to 384 × 256, every pixel a 4 × 4 square
+    assert preview.shape == (3, H * k, W * k, 3) and preview.dtype == image.dtype
+    changed = (preview != enlarged(image, k)).any(-1)  # [B, H·k, W·k]
+    ys, xs = torch.meshgrid(torch.arange(H * k, dtype=torch.float32), torch.arange(W * k, dtype=torch.float32),
                             indexing="ij")
-    near = torch.stack([distance_to_segment(xs, ys, p["source"], p["target"]) for p in PAIRS]).min(0).values
-    margin = 5  # on a 64 px picture: line 1 px, dot radius 3, head 8 long and 4 px to each side
+
+    def centre(p):  # an image pixel's centre on the enlarged preview
+        return [(v + 0.5) * k - 0.5 for v in p]
+
+    near = torch.stack([distance_to_segment(xs, ys, centre(p["source"]), centre(p["target"]))
+                        for p in PAIRS]).min(0).values
+    margin = 12  # on a 256 px preview: line 2 px, dot radius 5, head 12 long and 6 px to each side
     for b in range(3):
         assert not changed[b][near > margin].any(), f"picture {b} changed away from the arrows"
         assert torch.equal(changed[b], changed[0])  # the same arrows on every picture
         for p in PAIRS:
             (sx, sy), (tx, ty) = p["source"], p["target"]
-            assert changed[b, sy, sx] and changed[b, ty, tx], "no mark at a source or target"
+            assert changed[b, sy * k + 1, sx * k + 1] and changed[b, ty * k + 1, tx * k + 1], "no mark at a drag"
         # The source dot is red, the arrow head at the target blue.
-        sx, sy = PAIRS[0]["source"]
-        tx, ty = PAIRS[0]["target"]
+        sx, sy = (v * k + 1 for v in PAIRS[0]["source"])
+        tx, ty = (v * k + 1 for v in PAIRS[0]["target"])
         assert preview[b, sy, sx, 0] > 0.8 and preview[b, sy, sx, 2] < 0.3
         assert preview[b, ty, tx, 2] > 0.4 and preview[b, ty, tx, 0] < 0.3
 
 
-def test_the_preview_is_shown_on_the_node(host):
+def test_the_editor_gets_the_clean_picture_and_no_second_preview(host):
     import folder_paths
 
+    assert host.node("SDEEditDragPoints").GET_SCHEMA().is_output_node  # visited, and its UI sent, when cached
     out = run(host, picture(batch=2), json.dumps(PAIRS))
     shown = out.ui
-    assert len(shown["images"]) == 2 and all(r["type"] == "temp" for r in shown["images"])
+    assert set(shown) == {"sde_edit_image"}  # no "images": the frontend would draw them below the editor
     clean = shown["sde_edit_image"]  # the picture without arrows, for the editor's background
-    assert len(clean) == 1
-    for r in (*shown["images"], *clean):
-        assert os.path.isfile(os.path.join(folder_paths.get_temp_directory(), r["subfolder"], r["filename"]))
+    assert len(clean) == 1 and clean[0]["type"] == "temp"
+    path = os.path.join(folder_paths.get_temp_directory(), clean[0]["subfolder"], clean[0]["filename"])
+    from PIL import Image
+    assert Image.open(path).size == (W, H)  # the picture itself: the editor's clicks are in its pixels
 
 
 def test_no_points_yet_shows_the_picture_unchanged(host):
     image = picture()
     for empty in ("[]", "", " [ ] "):
         points, preview = run(host, image, empty).result
-        assert points == "[]" and torch.equal(preview, image)
+        assert points == "[]" and torch.equal(preview, enlarged(image, 4))
 
 
 @pytest.mark.parametrize(("points", "message"), [
