@@ -31,6 +31,7 @@ from .common import (
     Trajectory_,
     check_choice,
     check_links,
+    newer_schema_fields,
     output_latent,
     require_trajectory,
     seed_input,
@@ -44,7 +45,7 @@ DEFAULT_SQUARE_NOISE = "moved"
 
 def points_input() -> io.String.Input:
     return io.String.Input(
-        "points", multiline=True, default="[]",
+        "points", default="[]",
         tooltip="The drags, in image pixels, as JSON: [{\"source\": [x, y], \"target\": [x, y]}, ...] or the "
                 "alternating [{\"x\":..,\"y\":..}, ...] list (source, target, …) of a points editor. Connect SDE "
                 "Edit Drag Points to place them by clicking.")
@@ -120,6 +121,7 @@ class SDEDrag(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="SDEEditSDEDrag",
+            **newer_schema_fields(search_aliases=["drag", "move object", "dragdiffusion", "ode drag"]),
             display_name="SDE Edit: SDE-Drag",
             category=f"{CATEGORY}/drag",
             description="SDE-Drag (the paper's Algorithm 1) in one node: the drag is split into sub-steps of about "
