@@ -235,8 +235,13 @@ def _shapes_base(s: Settings, source: str, target: str | None = None) -> dict:
 
 
 def _shapes_finish(g: dict, latent_from: str, prefix: str) -> dict:
+    """Decode and save the result at its own 32 px, and show it 8 times larger (nearest neighbour: the pixels stay
+    sharp squares) in a Preview Image: a 32 px thumbnail is too small to judge an edit by."""
     g["20"] = {"class_type": "VAEDecode", "inputs": {"samples": [latent_from, 0], "vae": ["1", 1]}}
     g["21"] = {"class_type": "SaveImage", "inputs": {"images": ["20", 0], "filename_prefix": prefix}}
+    g["22"] = {"class_type": "ImageScaleBy", "inputs": {"image": ["20", 0], "upscale_method": "nearest-exact",
+                                                         "scale_by": 8.0}}
+    g["23"] = {"class_type": "PreviewImage", "inputs": {"images": ["22", 0]}}
     return g
 
 
@@ -335,6 +340,11 @@ def _add_link(links: list, out_links: dict, value: list, dst: int, dst_slot: int
     return link
 
 
+# Nodes that show a picture get room for it: the Drag Points editor (clicks need a picture of a few hundred
+# pixels), Preview Image (the shapes examples' 256 px previews) and Save Image.
+UI_SIZES = {"SDEEditDragPoints": (400, 440), "PreviewImage": (300, 330), "SaveImage": (300, 330)}
+
+
 def to_ui(graph: dict, object_info: dict) -> dict:
     """The UI (litegraph) workflow of an API-format graph, laid out left to right by depth."""
     ids = {nid: int(nid) for nid in graph}
@@ -375,10 +385,10 @@ def to_ui(graph: dict, object_info: dict) -> dict:
                 inputs.append(entry)
         d = depth_of(nid)
         row = rows.get(d, 0)
-        height = 60 + 26 * (len(inputs) + len(widgets))
+        width, height = UI_SIZES.get(node["class_type"], (340, 60 + 26 * (len(inputs) + len(widgets))))
         rows[d] = row + height + 40
         nodes.append({
-            "id": ids[nid], "type": node["class_type"], "pos": [40 + 380 * d, 40 + row], "size": [340, height],
+            "id": ids[nid], "type": node["class_type"], "pos": [40 + 440 * d, 40 + row], "size": [width, height],
             "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": [],
             "properties": {"Node name for S&R": node["class_type"]}, "widgets_values": widgets,
         })

@@ -101,6 +101,7 @@ def test_the_main_job_graph_runs_on_the_shapes_model(comfy_server):
                        change=("red disc", "red square"))
     images = output_panels(comfy_server, comfy_server.run(graph))
     assert set(images) == {"input", "arrows", "sde", "ode", "change1", "change2", "change3", "change4"}
+    assert images.pop("arrows").size == (256, 256)  # Drag Points' preview: 32 px enlarged 8 times to be legible
     assert all(im.size == (32, 32) for im in images.values())
 
     def tensor(name):
@@ -128,6 +129,7 @@ def test_the_main_job_graph_runs(comfy_server):
     graph = drag_graph("demo_input.png", points, steps=2, t0=0.6, cfg=3.0, seed=1, ckpt=CHECKPOINTS["sd15"])
     images = {meta["filename"].split("_")[1]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
               for meta, png in comfy_server.images(comfy_server.run(graph)) if meta["type"] == "output"}
-    assert set(images) == {"arrows", "sde", "ode"} and all(im.shape == (64, 64, 3) for im in images.values())
+    assert set(images) == {"arrows", "sde", "ode"} and images["sde"].shape == images["ode"].shape == (64, 64, 3)
     source = np.asarray(Image.open(comfy_server.dirs["input"] / "demo_input.png").convert("RGB"), dtype=np.int16)
-    assert (images["arrows"] != source).any()  # the arrow is drawn
+    assert images["arrows"].shape == (256, 256, 3)  # Drag Points' preview, enlarged 4 times (nearest)
+    assert (images["arrows"] != source.repeat(4, 0).repeat(4, 1)).any()  # the arrow is drawn
