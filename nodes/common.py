@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from comfy_api.latest import io
 
@@ -12,6 +14,14 @@ from .limits import shown
 
 CATEGORY = "sde_edit"
 Trajectory_ = io.Custom("SDE_TRAJECTORY")
+# The fields this ComfyUI's io.Schema has. Newer releases add some (search_aliases: more words the node search
+# finds a node by); each is passed only where it exists, found by looking, not by comparing version strings.
+SCHEMA_FIELDS = frozenset(f.name for f in dataclasses.fields(io.Schema))
+
+
+def newer_schema_fields(**fields) -> dict:
+    """The given io.Schema keywords that this ComfyUI's io.Schema has (the others are left out, not refused)."""
+    return {k: v for k, v in fields.items() if k in SCHEMA_FIELDS}
 
 
 def check_choice(name: str, value, options) -> None:

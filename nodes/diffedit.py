@@ -15,7 +15,7 @@ from ..sampling import diffedit_mask, streams
 from ..sampling.diffedit import check_options
 from . import comfy_adapter as adapter
 from . import limits
-from .common import CATEGORY, check_links, seed_input
+from .common import CATEGORY, check_links, newer_schema_fields, seed_input
 
 NAMES = ("target", "reference")
 
@@ -25,6 +25,7 @@ class DiffEditMask(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="SDEEditDiffEditMask",
+            **newer_schema_fields(search_aliases=["auto mask", "edit mask", "diffedit"]),
             display_name="SDE Edit: DiffEdit Mask",
             category=f"{CATEGORY}/diffedit",
             description="DiffEdit's automatic edit mask: noise the latent several times to half the time range, "

@@ -20,6 +20,7 @@ from .common import (
     check_choice,
     check_links,
     conditioning_inputs,
+    newer_schema_fields,
     output_latent,
     precision_input,
     scheduler_input,
@@ -131,6 +132,7 @@ class CycleSDERecord(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="SDEEditCycleSDERecord",
+            **newer_schema_fields(search_aliases=["inversion", "noise recording", "cycle sde"]),
             display_name="SDE Edit: Cycle-SDE Record",
             category=f"{CATEGORY}/stage 1",
             description="Stage 1 of Cycle-SDE: noise the latent up to t0 and record, for every step, the noise "

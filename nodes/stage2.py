@@ -27,6 +27,7 @@ from .common import (
     check_links,
     check_trajectory,
     conditioning_inputs,
+    newer_schema_fields,
     output_latent,
     require_trajectory,
     seed_input,
@@ -65,6 +66,7 @@ class Resample(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="SDEEditResample",
+            **newer_schema_fields(search_aliases=["inpaint", "ddpm", "ddim", "cycle sde"]),
             display_name="SDE Edit: Resample",
             category=f"{CATEGORY}/stage 2",
             description="Stage 2: sample from the (edited) x_t0 back to a clean latent over the trajectory's "

@@ -24,6 +24,7 @@ from .common import (
     PRECISIONS,
     check_choice,
     check_links,
+    newer_schema_fields,
     output_latent,
     precision_input,
     scheduler_input,
@@ -89,6 +90,7 @@ class SyncSDE(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="SDEEditSyncSDE",
+            **newer_schema_fields(search_aliases=["prompt edit", "flowedit", "sync sde"]),
             display_name="SDE Edit: Sync-SDE",
             category=f"{CATEGORY}/sync",
             description="Edit an image by changing its prompt with two coupled SDEs (sync-SDE, Zhang & Scott "
