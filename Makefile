@@ -32,7 +32,9 @@ SEED ?= 0
 fuzz: setup
 	SDE_EDIT_FUZZ_CASES=1000 SDE_EDIT_FUZZ_SEED=$(SEED) $(PY) -m pytest tests/server/test_fuzz.py
 
-demo: setup
+# The main job needs no browser: its set-up skips Debian's chromium, npm's playwright-core and the second frontend.
+demo:
+	SDE_EDIT_SKIP_BROWSER=1 bash scripts/setup_host.sh
 	$(PY) scripts/demo.py
 
 lint: setup
