@@ -1,13 +1,21 @@
-"""The nodes' help pages (web/docs/<node id>.md): the frontend's node library and help panel fetch a custom
-node's page from /extensions/<pack folder>/docs/<node id>.md. Each is served as written, belongs to a node
-of the pack, and every input, output or option it names in `code` is one that node has."""
+"""What the frontend's libraries show of the pack, as the server serves it.
 
+- Help pages (web/docs/<node id>.md): the node library and help panel fetch a custom node's page from
+  /extensions/<pack folder>/docs/<node id>.md. Each is served as written, belongs to a node of the pack, and
+  every input, output or option it names in `code` is one that node has.
+- Templates: /workflow_templates lists each pack's example_workflows/*.json, and the template browser shows
+  example_workflows/<name>.jpg beside each (scripts/make_thumbnails.py draws them).
+"""
+
+import io
 import re
 import urllib.request
 
+import numpy as np
 import pytest
 from hostlib import ROOT
 from pack_nodes import PACK_NODE_IDS
+from PIL import Image
 
 PAGES = sorted((ROOT / "web" / "docs").glob("*.md"))
 MAIN_NODES = {"SDEEditSDEDrag", "SDEEditDragPoints", "SDEEditCycleSDERecord", "SDEEditResample",
@@ -40,3 +48,16 @@ def test_each_page_is_served_and_names_only_what_its_node_has(comfy_server, page
     named = {m for m in re.findall(r"`([^`]+)`", text) if re.fullmatch(r"[a-z][a-z0-9_]*", m)}
     unknown = sorted(named - names_of(info))
     assert not unknown, f"{page.name} names what {page.stem} does not have: {unknown}"
+
+
+def test_every_example_workflow_is_a_template_with_a_thumbnail(comfy_server):
+    from make_thumbnails import SIZE
+    from workflows import WORKFLOWS
+
+    assert sorted(comfy_server.get_json("/workflow_templates")["sde-edit"]) == sorted(WORKFLOWS)
+    for name in WORKFLOWS:
+        with urllib.request.urlopen(f"{comfy_server.url}/api/workflow_templates/sde-edit/{name}.jpg", timeout=10) as r:
+            thumb = Image.open(io.BytesIO(r.read()))
+        assert thumb.format == "JPEG" and thumb.size == SIZE, name
+        grey = np.asarray(thumb.convert("L"), dtype=np.float32)
+        assert grey.std() > 10, f"{name}.jpg is blank"  # a drawn graph, not an empty canvas
