@@ -27,6 +27,14 @@ run(async (result) => {
         await window.app.loadGraphData(wf);
         return (await window.app.graphToPrompt()).output;
       }, workflow);
+      // The pack's widgets whose input is fed by a link: a DOM widget (a text box) would stay on screen, as if
+      // the value typed in it were used.
+      result.linkedWidgets = (result.linkedWidgets ?? []).concat(await page.evaluate(() => window.app.graph.nodes
+        .filter((n) => n.type.startsWith("SDEEdit"))
+        .flatMap((n) => (n.inputs ?? []).filter((i) => i.widget && i.link != null).map((i) => {
+          const w = n.widgets?.find((x) => x.name === i.widget.name);
+          return { node: n.type, input: i.name, dom: !!(w?.element), label: i.label ?? i.localized_name ?? i.name };
+        }))));
       await page.keyboard.press("Escape"); // a missing-model notice, if any
       await page.waitForTimeout(600); // the frontend's own framing of a loaded graph comes first
       await page.evaluate((frame) => {

@@ -52,5 +52,10 @@ def test_example_workflows_load_as_the_graphs_the_server_tier_runs(ui, drive):
                for nid, n in report["prompts"][f.name].items()}
         assert got == want, f"{f.name}: the {ui.tag} frontend makes another graph of it"
         assert (ui.artifacts() / f"workflow_{f.stem}.png").stat().st_size > 10_000
+    # A linked widget input shows as a labelled socket, its widget greyed out: no text box left on screen (the
+    # linked `points` of SDE-Drag in the shapes example was one, reading "[]").
+    linked = report["linkedWidgets"]
+    assert {"node": "SDEEditSDEDrag", "input": "points"} in [{k: w[k] for k in ("node", "input")} for w in linked]
+    assert not [w for w in linked if w["dom"]], linked
     # What a newer frontend asks of this older server and does not get, for the docs (not a failure).
     (ui.artifacts() / "missing_routes.json").write_text(json.dumps(sorted(set(report["missing"])), indent=1))
