@@ -87,7 +87,8 @@ class DragEditor {
   constructor(node, widget) {
     this.node = node;
     this.widget = widget; // the `points` STRING widget: the only state that is saved
-    this.points = readPoints(widget.value);
+    this.text = widget.value; // the points text last read or written
+    this.points = readPoints(this.text);
     this.image = null;
     this.url = null;
     this.lastRun = null; // the /view address of the picture this node's last run sent
@@ -149,14 +150,15 @@ class DragEditor {
   /** New points: into the widget (what is saved and run), then redraw. */
   set(points) {
     this.points = points;
-    this.widget.value = writePoints(points);
+    this.widget.value = this.text = writePoints(points);
     this.draw();
     this.node.setDirtyCanvas(true, true);
   }
 
   /** Re-read the widget (typed by hand, or restored from a saved workflow). */
   sync() {
-    this.points = readPoints(this.widget.value);
+    this.text = this.widget.value;
+    this.points = readPoints(this.text);
     this.draw();
   }
 
@@ -174,6 +176,7 @@ class DragEditor {
    */
   refresh() {
     if (!inGraph(this.node)) return; // created but not added yet, or removed: nothing feeds it
+    if (this.widget.value !== this.text) this.sync(); // typed, undone or loaded without a callback
     const kept = app.nodeOutputs?.[String(this.node.id)]?.[EDITOR_IMAGE_KEY]?.[0];
     if (!this.lastRun && kept) this.lastRun = viewUrl(kept);
     const url = loadImageUrl(this.node) ?? this.lastRun;
@@ -253,9 +256,9 @@ class DragEditor {
 
 /**
  * What the editor shows follows the graph: a Load Image connected, changed, uploaded or swapped (by hand,
- * undo, a subgraph, any frontend), the node mounted or redrawn. Neither the classic canvas nor Nodes 2.0
- * announces all of these, so one slow poll asks each visible editor; refresh() is a few property reads
- * when nothing changed.
+ * undo, a subgraph, any frontend), the points text typed or restored, the node mounted or redrawn. Neither
+ * the classic canvas nor Nodes 2.0 announces all of these, so one slow poll asks each visible editor;
+ * refresh() is a few property reads when nothing changed.
  */
 function watch() {
   setInterval(() => {

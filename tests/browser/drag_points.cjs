@@ -4,7 +4,7 @@
 // CLICKS_JSON: image pixels [[x, y], ...] clicked in order (source, target, ...). Then: Undo (the button),
 // the last point again, Backspace, the last point again; a save / load round trip of the workflow; a run;
 // the Load Image switched to OTHER_IMAGE (shown at once, no run); the Load Image disconnected (the editor then
-// shows the run's picture).
+// shows the run's picture); points set in the widget directly (the editor follows).
 const fs = require("fs");
 const { launch, openComfy, run } = require("./lib.cjs");
 
@@ -107,6 +107,13 @@ run(async (result) => {
     result.steps.unlinkedImage = await page.evaluate((id) => {
       const img = window.app.graph.getNodeById(id).sdeDragEditor.image;
       return [img.naturalWidth, img.naturalHeight];
+    }, id);
+    // Points set in the widget without its callback (as an API client or an undo might): the editor follows.
+    result.steps.typed = await page.evaluate(async (id) => {
+      const node = window.app.graph.getNodeById(id);
+      node.widgets.find((w) => w.name === "points").value = '[{"source": [5, 6], "target": [9, 7]}]';
+      for (let i = 0; i < 30 && node.sdeDragEditor.points.length !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+      return node.sdeDragEditor.points;
     }, id);
   } finally {
     await browser.close();

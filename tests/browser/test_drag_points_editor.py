@@ -98,6 +98,7 @@ def test_clicks_make_drags_that_are_saved_restored_and_drawn_by_the_run(ui, driv
     assert "sde_edit_points" in steps["lastRun"]  # the clean picture the run sent back to the editor
     assert steps["switched"] == list(OTHER)  # another picture in the Load Image: shown with no run
     assert steps["unlinkedImage"] == [W, H]  # shown once the Load Image is disconnected: the run's
+    assert steps["typed"] == [[5, 6], [9, 7]]  # the points text set without a callback reaches the editor
 
     # The run: the node's preview (through Preview Image) is the picture, enlarged, with arrows at the drags.
     entry = finished_run(server, steps["final"])
