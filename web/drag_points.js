@@ -102,8 +102,11 @@ class DragEditor {
     // Wraps rather than being cut: the whole sentence stays readable on a narrow node.
     this.status.style.cssText = "font:11px/1.3 sans-serif;color:#bbb;flex:1 1 120px;min-width:0;" +
       "white-space:normal;overflow-wrap:anywhere";
+    // Without a picture: run only what feeds this node (it is an output node), not the whole edit.
+    this.show = button("Show picture", "Run only the nodes that feed this one (Queue Selected Output Nodes), " +
+      "not the edit after it", () => this.runToHere());
     bar.append(button("Undo", "Remove the last point (Backspace)", () => this.undo()),
-      button("Clear", "Remove every point", () => this.set([])), this.status);
+      button("Clear", "Remove every point", () => this.set([])), this.show, this.status);
     this.canvas = document.createElement("canvas");
     this.canvas.tabIndex = 0;
     this.canvas.style.cssText = "flex:1;min-height:0;width:100%;outline:none;cursor:crosshair;border-radius:4px";
@@ -141,6 +144,14 @@ class DragEditor {
     const source = this.points.length % 2 ? this.points.at(-1) : null;
     if (source && source[0] === x && source[1] === y) return; // a zero-length drag: wait for another target
     this.set([...this.points, [x, y]]);
+  }
+
+  /** Queue this node alone, with what it needs: ComfyUI's "Queue Selected Output Nodes" on it. */
+  async runToHere() {
+    const canvas = app.canvas;
+    if (canvas.selectItems) canvas.selectItems([this.node]);
+    else canvas.selectNode(this.node);
+    await app.extensionManager.command.execute("Comfy.QueueSelectedOutputNodes");
   }
 
   undo() {
@@ -210,9 +221,10 @@ class DragEditor {
     ctx.fillRect(0, 0, w, h);
     const n = this.points.length;
     const drags = `${Math.floor(n / 2)} drag${n === 2 ? "" : "s"}`;
+    this.show.style.display = this.image ? "none" : "";
     if (!this.image) {
       this.status.textContent = `${drags} · the picture shows once a Load Image is connected or the workflow has ` +
-        "run (Run, or Queue Selected Output Nodes on this node)";
+        "run (Show picture runs only what feeds this node)";
       return;
     }
     this.status.textContent = `${drags} · click ${n % 2 ? "its target" : "a source"} · ` +

@@ -46,6 +46,15 @@ run(async (result) => {
     await load(page, workflow);
     await page.waitForTimeout(800);
     result.beforeRun = await editorState(page);
+    // "Show picture": only what feeds Drag Points runs (a prompt whose one output node is Drag Points).
+    // (dispatched: 1.32.9's Nodes 2.0 layer can lag the framing this script sets, leaving the node off the page)
+    await page.locator("[data-sde-edit=drag-editor]").getByRole("button", { name: "Show picture" })
+      .dispatchEvent("click");
+    await page.waitForFunction(() => window.app.graph.nodes.find((n) => n.type === "SDEEditDragPoints")
+      .sdeDragEditor.image, null, { timeout: 120000 });
+    result.shown = await editorState(page);
+    result.showButtonAfter = await page.evaluate(() => window.app.graph.nodes
+      .find((n) => n.type === "SDEEditDragPoints").sdeDragEditor.show.style.display);
     result.firstRun = await loadAndRun(page, workflow);
     result.afterRun = await editorState(page);
     await page.waitForFunction(() => {

@@ -25,6 +25,11 @@ def test_the_editor_shows_the_run_s_picture_also_when_the_node_was_cached(ui, dr
     # Before any run the editor says where the picture will come from, in full.
     before = report["beforeRun"]
     assert before["size"] is None and "Load Image" in before["status"] and "run" in before["status"], before
+    # Show picture runs what feeds the node, not the edit: the last prompt had Drag Points as its one output.
+    assert report["shown"]["size"] == [32, 32] and report["showButtonAfter"] == "none", report["shown"]
+    history = ui.server.get_json("/history")
+    shown_prompt = next(e for e in history.values() if e["prompt"][4] == [report["firstRun"]["dragPointsId"]])
+    assert shown_prompt["status"]["completed"] and set(shown_prompt["outputs"]) <= {report["firstRun"]["dragPointsId"]}
     # The run (executed or cached: the server tier may have run this graph already) sends the 32 px picture.
     for key in ("afterRun", "afterCachedRun"):
         state = report[key]
