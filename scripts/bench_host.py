@@ -1,6 +1,6 @@
 """ComfyUI in this process, for the benchmark: load it, call nodes, time and count model calls.
 
-The same start-up as the host test tier (tests/host/conftest.py; ../shared/design/docs/design.md §9): ComfyUI's
+The same start-up as the host test tier (tests/host/conftest.py; docs/design.md §9): ComfyUI's
 folder first on sys.path, `--cpu` set before `comfy.model_management` is imported (unless a CUDA
 device is there), `utils.install_util` before `nodes`, the pack loaded by ComfyUI's own loader.
 Nodes run under `torch.inference_mode()`: V3 nodes as `cls.execute(**kw)`, core V1 nodes as

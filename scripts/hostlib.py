@@ -200,7 +200,7 @@ class ComfyServer:
 def load_in_process(base: pathlib.Path, cpu: bool = True):
     """ComfyUI in this process with this pack loaded by ComfyUI's own loader; returns its `nodes` module.
 
-    The import order matters (../shared/design/docs/design.md §9): ComfyUI's folder first on sys.path, `--cpu`
+    The import order matters (docs/design.md §9): ComfyUI's folder first on sys.path, `--cpu`
     set before `comfy.model_management` is imported, `utils.install_util` before `nodes` (else 13
     built-in nodes silently fail to load). Output, input and temp folders go under `base`. ComfyUI
     only logs a pack that fails to import: here that raises, with the log.

@@ -1,5 +1,7 @@
-"""Draw the pack's icon (docs/icon.png, 400 × 400): a red disc dragged right along a yellow arrow, over its faded
-copy at the source, on the shapes world's grey-blue. No font, no randomness: the same bytes on every run.
+"""Draw the pack's icon (docs/icon.png, 400 × 400) from the shapes world: a red disc on one of its gradients,
+dragged right, the way the Drag Points editor shows a drag (red dot at the source, yellow shaft, blue head),
+over a faint copy where the disc was. Rendered by sampling.shapes_world (no font, a fixed scene seed): the same
+bytes on every run.
 
     python scripts/make_icon.py [--out docs/icon.png]
 """
@@ -8,29 +10,34 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 
+import numpy as np
 from PIL import Image, ImageDraw
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sampling import shapes_world as world  # noqa: E402
+
 SIZE = 400
-OUT = pathlib.Path(__file__).resolve().parent.parent / "docs" / "icon.png"
+OUT = ROOT / "docs" / "icon.png"
+SCENE_SEED, SOURCE, TARGET, RADIUS = 3, (0.3, 0.5), (0.7, 0.5), 0.17
 
 
 def icon(size: int = SIZE) -> Image.Image:
-    s = size / 400
-    img = Image.new("RGB", (size, size))
-    top, bottom = (96, 112, 150), (150, 140, 170)
-    for y in range(size):  # a vertical gradient
-        t = y / (size - 1)
-        img.paste(tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)), (0, y, size, y + 1))
-    draw = ImageDraw.Draw(img, "RGBA")
-    r = 70 * s
-    (sx, sy), (tx, ty) = (120 * s, 200 * s), (285 * s, 200 * s)
-    draw.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(230, 40, 40, 70))  # where the disc was
-    draw.ellipse([tx - r, ty - r, tx + r, ty + r], fill=(230, 40, 40, 255))  # where it went
-    draw.line([(sx, sy), (tx - 40 * s, ty)], fill=(255, 220, 0, 255), width=round(16 * s))
-    draw.polygon([(tx + 5 * s, ty), (tx - 45 * s, ty - 30 * s), (tx - 45 * s, ty + 30 * s)], fill=(40, 120, 255, 255))
-    draw.ellipse([sx - 18 * s, sy - 18 * s, sx + 18 * s, sy + 18 * s], fill=(230, 40, 40, 255),
-                 outline=(0, 0, 0, 255), width=round(4 * s))
+    before = world.one_object_scene(SCENE_SEED, "red disc", *SOURCE, RADIUS)
+    after = world.moved(before, 0, *TARGET)
+    as_rgb = lambda t: (t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+    was = 0.35 * world.object_masks(before, size, ss=1)[:, :1]  # a faint disc where it was, a full one where it went
+    ghost = world.render(after, size, ss=1) * (1 - was) + world.render(before, size, ss=1) * was
+    img = Image.fromarray(as_rgb(ghost))
+    draw = ImageDraw.Draw(img)
+    (sx, sy), (tx, ty) = ((x * size, y * size) for x, y in (SOURCE, TARGET))
+    lw, head = round(size / 25), size / 8
+    draw.line([(sx, sy), (tx - head, ty)], fill=(255, 220, 0), width=lw)
+    draw.polygon([(tx, ty), (tx - head, ty - head / 2), (tx - head, ty + head / 2)], fill=(40, 120, 255))
+    r = size / 20
+    draw.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(230, 40, 40), outline=(0, 0, 0), width=max(1, lw // 3))
     return img
 
 

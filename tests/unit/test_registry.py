@@ -80,5 +80,5 @@ def test_the_package_keeps_what_runs_and_drops_the_tests():
     kept = [p for p in tracked if not ignored(p, patterns)]
     for need in RUNTIME:
         assert any(p == need or p.startswith(need) for p in kept), f"{need} would be left out of the package"
-    assert not [p for p in kept if p.startswith(("tests/", "scripts/"))]
+    assert not [p for p in kept if p.startswith(("tests/", "scripts/", "docs/"))]  # tests, tools, docs, benchmarks
     assert any(p.startswith("nodes/shapes_weights/") and p.endswith(".safetensors") for p in kept)
