@@ -18,7 +18,7 @@ PLACEHOLDERS = re.compile(r"todo|tbd|xxx|your[-_ ]|example\.com|changeme|<.*>", 
 TESTED_COMFYUI = "0.3.75"
 # What a user's install runs: ComfyUI imports __init__.py, which imports nodes/ and sampling/; web/ is the
 # frontend extension; the shapes model's weights sit in nodes/shapes_weights/.
-RUNTIME = ("__init__.py", "nodes/", "sampling/", "web/", "example_workflows/", "nodes/shapes_weights/",
+RUNTIME = ("__init__.py", "nodes/", "sampling/", "web/", "web/docs/", "example_workflows/", "nodes/shapes_weights/",
            "LICENSE", "README.md", "pyproject.toml", "requirements.txt")
 
 
@@ -63,12 +63,17 @@ def test_the_registry_security_lint_passes():
 
 
 def ignored(path: str, patterns: list[str]) -> bool:
-    """.comfyignore's rule (gitignore's, for the forms it uses): `dir/` drops a folder, others match a path."""
+    """gitignore's rule for the forms .comfyignore uses: a leading `/` anchors a pattern at the root, else it
+    matches at any depth (`docs/` would also drop web/docs/); a trailing `/` matches a folder."""
     for pat in patterns:
-        if pat.endswith("/") and (path + "/").startswith(pat):
-            return True
-        if fnmatch.fnmatch(path, pat):
-            return True
+        anchored, folder, body = pat.startswith("/"), pat.endswith("/"), pat.strip("/")
+        parts = path.split("/")
+        starts = [0] if anchored else range(len(parts))
+        for i in starts:
+            n = len(body.split("/"))
+            head = "/".join(parts[i:i + n])
+            if fnmatch.fnmatch(head, body) and (not folder or i + n < len(parts)):
+                return True
     return False
 
 
@@ -78,6 +83,7 @@ def test_the_package_keeps_what_runs_and_drops_the_tests():
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.split()  # what a commit would hold
     kept = [p for p in tracked if not ignored(p, patterns)]
+    assert ignored("web/docs/x.md", ["docs/"]) and not ignored("web/docs/x.md", ["/docs/"])  # the rule itself
     for need in RUNTIME:
         assert any(p == need or p.startswith(need) for p in kept), f"{need} would be left out of the package"
     assert not [p for p in kept if p.startswith(("tests/", "scripts/", "docs/"))]  # tests, tools, docs, benchmarks
