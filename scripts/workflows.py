@@ -408,18 +408,53 @@ def render_all(object_info: dict, settings: Settings = Settings()) -> dict[str, 
             for name, fn in WORKFLOWS.items()}
 
 
+def shapes_input(s: Settings):
+    """The picture the shapes edits start from (what SDE Edit: Shapes Scene draws), as a PIL image."""
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT))
+    from sampling import shapes_world as world
+
+    x, y, r, seed = s.shapes_scene
+    rgb = world.render(world.one_object_scene(seed, "red disc", x, y, r), s.shapes_size)[0].permute(1, 2, 0)
+    return Image.fromarray((rgb.numpy() * 255).round().astype(np.uint8))
+
+
+def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings = Settings()) -> None:
+    """example_workflows/<name>.jpg (scripts/thumbnails.py): a shapes example's own output, a checkpoint
+    example's graph."""
+    import thumbnails
+
+    files = sorted(out.glob("*.json"))
+    shots = thumbnails.graph_shots(server, [f for f in files if "shapes" not in f.stem])
+    for name, graph_of in WORKFLOWS.items():
+        if "shapes" in name:
+            start = None if name == "sde_edit_shapes_generate" else shapes_input(settings)
+            image = thumbnails.output_strip(server, name, graph_of(settings), start)
+        else:
+            image = shots[name]
+        image.save(out / f"{name}.jpg", quality=85, optimize=True)
+        print(f"wrote {out / name}.jpg")
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description="Write example_workflows/*.json from the graphs in this file.")
+    ap = argparse.ArgumentParser(description="Write example_workflows/*.json from the graphs in this file, and "
+                                             "their template-browser thumbnails (*.jpg).")
     ap.add_argument("--out", type=pathlib.Path, default=OUT_DIR)
+    ap.add_argument("--no-thumbnails", action="store_true",
+                    help="only the JSON (the thumbnails run the shapes examples and a browser: about 2 minutes)")
     args = ap.parse_args()
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(pathlib.Path(tmp)) as server:
         files = render_all(server.object_info())
-    args.out.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (args.out / name).write_text(text)
-        print(f"wrote {args.out / name}")
+        args.out.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (args.out / name).write_text(text)
+            print(f"wrote {args.out / name}")
+        if not args.no_thumbnails:
+            write_thumbnails(server, args.out)
     return 0
 
 

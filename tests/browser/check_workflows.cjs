@@ -6,7 +6,7 @@ const path = require("path");
 const { launch, openComfy, run } = require("./lib.cjs");
 
 // Where the graph is framed on the 1600 × 900 page: right of the side bar, below the top bar (scripts/
-// make_thumbnails.py crops the screenshots to it).
+// thumbnails.py crops the screenshots to it).
 const FRAME = { x: 80, y: 120, w: 1500, h: 700 };
 
 run(async (result) => {

@@ -4,7 +4,8 @@
   /extensions/<pack folder>/docs/<node id>.md. Each is served as written, belongs to a node of the pack, and
   every input, output or option it names in `code` is one that node has.
 - Templates: /workflow_templates lists each pack's example_workflows/*.json, and the template browser shows
-  example_workflows/<name>.jpg beside each (scripts/make_thumbnails.py draws them).
+  example_workflows/<name>.jpg beside each (scripts/workflows.py draws them: a shapes example's output, a
+  checkpoint example's graph).
 """
 
 import io
@@ -51,7 +52,7 @@ def test_each_page_is_served_and_names_only_what_its_node_has(comfy_server, page
 
 
 def test_every_example_workflow_is_a_template_with_a_thumbnail(comfy_server):
-    from make_thumbnails import SIZE
+    from thumbnails import SIZE
     from workflows import WORKFLOWS
 
     assert sorted(comfy_server.get_json("/workflow_templates")["sde-edit"]) == sorted(WORKFLOWS)
@@ -60,4 +61,10 @@ def test_every_example_workflow_is_a_template_with_a_thumbnail(comfy_server):
             thumb = Image.open(io.BytesIO(r.read()))
         assert thumb.format == "JPEG" and thumb.size == SIZE, name
         grey = np.asarray(thumb.convert("L"), dtype=np.float32)
-        assert grey.std() > 10, f"{name}.jpg is blank"  # a drawn graph, not an empty canvas
+        assert grey.std() > 10, f"{name}.jpg is blank"  # a drawn graph or result, not an empty canvas
+        rgb = np.asarray(thumb.convert("RGB"), dtype=np.int16)
+        red = ((rgb[..., 0] > 170) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)).mean()
+        if "shapes" in name:  # the example's own output: the red disc (or square) of its scene, large
+            assert red > 0.01, (name, red)
+        else:  # the graph, on the frontend's dark canvas
+            assert grey.mean() < 90 and red < 0.01, (name, grey.mean(), red)
