@@ -312,6 +312,28 @@ WORKFLOWS = {
     "sde_edit_shapes_drag": shapes_drag,
 }
 
+def drag_image_chain(s: Settings) -> dict:
+    """Load Image → Drag Points → SDE-Drag (between VAE Encode and VAE Decode) → Save Image: the graph the blueprint
+    is cut from, and (with the blueprint in the middle) the graph the browser tier rebuilds."""
+    g = sde_drag(s)
+    g["8"] = {"class_type": "SDEEditDragPoints", "inputs": {"image": ["2", 0], "points": s.points}}
+    g["10"]["inputs"]["points"] = ["8", 0]
+    return g
+
+
+# Subgraph blueprints (subgraphs/<name>.json; the frontend lists them in its node library under the file's
+# name): {name: (source graph, the node types that become the subgraph, description)}. The Drag Points editor
+# stays outside, where its picture and clicks work as on any graph.
+BLUEPRINTS = {
+    "SDE Edit - SDE-Drag an image": (
+        drag_image_chain, ["VAEEncode", "SDEEditSDEDrag", "VAEDecode"],
+        "SDE-Drag from picture to picture: VAE Encode, SDE Edit: SDE-Drag and VAE Decode in one node. Feed it the "
+        "image, the model, a prompt describing the image, a negative prompt, the VAE, and the points of SDE Edit: "
+        "Drag Points; open it to change SDE-Drag's settings."),
+}
+SUBGRAPH_DIR = ROOT / "subgraphs"
+
+
 # --- API graph -> UI workflow ---------------------------------------------------------------
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
@@ -438,12 +460,45 @@ def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings 
         print(f"wrote {out / name}.jpg")
 
 
+def write_blueprints(server: ComfyServer, out: pathlib.Path = SUBGRAPH_DIR, settings: Settings = Settings()) -> None:
+    """subgraphs/<name>.json, made by the pinned frontend itself (tests/browser/blueprint.cjs) from the source graph:
+    the format its Publish Subgraph command writes."""
+    import os
+    import subprocess
+    import tempfile
+
+    from hostlib import HOST
+
+    out.mkdir(exist_ok=True)
+    for name, (graph_of, types, description) in BLUEPRINTS.items():
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as wf:
+            json.dump(to_ui(graph_of(settings), server.object_info()), wf)
+            wf.flush()
+            proc = subprocess.run(["node", str(ROOT / "tests" / "browser" / "blueprint.cjs"), server.url, "classic",
+                                   wf.name, name, description, *types],
+                                  env=dict(os.environ, NODE_PATH=str(HOST / "node" / "node_modules")),
+                                  capture_output=True, text=True, timeout=300)
+        if proc.returncode:
+            raise RuntimeError(f"blueprint.cjs failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        blueprint = json.loads(proc.stdout.strip().splitlines()[-1])["blueprint"]
+        # The frontend names a new subgraph by a random UUID: one from the name keeps the file the same run to run.
+        import uuid
+
+        text = json.dumps(blueprint, indent=1) + "\n"
+        text = text.replace(blueprint["definitions"]["subgraphs"][0]["id"], str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                                                          f"sde-edit/{name}")))
+        (out / f"{name}.json").write_text(text)
+        print(f"wrote {out / name}.json")
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description="Write example_workflows/*.json from the graphs in this file, and "
-                                             "their template-browser thumbnails (*.jpg).")
+    ap = argparse.ArgumentParser(description="Write example_workflows/*.json from the graphs in this file, their "
+                                             "template-browser thumbnails (*.jpg) and the subgraph blueprints "
+                                             "(subgraphs/*.json).")
     ap.add_argument("--out", type=pathlib.Path, default=OUT_DIR)
     ap.add_argument("--no-thumbnails", action="store_true",
-                    help="only the JSON (the thumbnails run the shapes examples and a browser: about 2 minutes)")
+                    help="only the workflows' JSON (thumbnails and blueprints run the shapes examples and a browser: "
+                         "about a minute)")
     args = ap.parse_args()
     import tempfile
 
@@ -455,6 +510,7 @@ def main() -> int:
             print(f"wrote {args.out / name}")
         if not args.no_thumbnails:
             write_thumbnails(server, args.out)
+            write_blueprints(server)
     return 0
 
 

@@ -13,10 +13,15 @@ async function launch() {
 /**
  * A page of ComfyUI at `url`, its graph ready, in `mode` ("classic" or "vue": Comfy.VueNodes.Enabled).
  * `report.errors` gets uncaught page errors, `report.console` console errors, `report.missing` the requests the
- * server refused (a route this ComfyUI lacks); the caller judges them.
+ * server refused (a route this ComfyUI lacks); the caller judges them. With `watch`, `report.watched` gets the
+ * paths of the requests that match it.
  */
-async function openComfy(browser, url, mode, report, viewport = { width: 1600, height: 900 }) {
+async function openComfy(browser, url, mode, report, viewport = { width: 1600, height: 900 }, watch = null) {
   const page = await browser.newPage({ viewport });
+  if (watch) { // the paths of the requests matching `watch` (a RegExp) go to report.watched
+    report.watched = [];
+    page.on("request", (r) => watch.test(new URL(r.url()).pathname) && report.watched.push(new URL(r.url()).pathname));
+  }
   page.on("pageerror", (e) => report.errors.push(String(e.stack || e).slice(0, 1200)));
   page.on("console", (m) => m.type() === "error" && report.console.push(m.text().slice(0, 500)));
   page.on("response", (r) => r.status() >= 400 && report.missing.push(`${r.status()} ${new URL(r.url()).pathname}`));

@@ -18,7 +18,8 @@ PLACEHOLDERS = re.compile(r"todo|tbd|xxx|your[-_ ]|example\.com|changeme|<.*>", 
 TESTED_COMFYUI = "0.3.75"
 # What a user's install runs: ComfyUI imports __init__.py, which imports nodes/ and sampling/; web/ is the
 # frontend extension; the shapes model's weights sit in nodes/shapes_weights/.
-RUNTIME = ("__init__.py", "nodes/", "sampling/", "web/", "web/docs/", "example_workflows/", "nodes/shapes_weights/",
+RUNTIME = ("__init__.py", "nodes/", "sampling/", "web/", "web/docs/", "example_workflows/", "subgraphs/",
+           "nodes/shapes_weights/",
            "LICENSE", "README.md", "pyproject.toml", "requirements.txt")
 
 
