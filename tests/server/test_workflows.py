@@ -1,5 +1,6 @@
 """Every example workflow runs through the real server (on the tiny SD1.5; the flow-model graphs on the
-tiny SD3), and the files are current."""
+tiny SD3) and is checked for what it claims: the shapes examples against the exact answer of their scene,
+the checkpoint examples by properties that hold for any weights; and the files are current."""
 
 import io
 
@@ -45,12 +46,80 @@ def output_image(comfy_server, graph) -> Image.Image:
     return image
 
 
-@pytest.mark.parametrize("name", sorted(n for n in WORKFLOWS if n not in SCORED + INPAINT + DIFFEDIT))
-def test_example_workflow_runs(comfy_server, input_image, name):
-    size = TINY.shapes_size if "shapes" in name else 64
-    assert output_image(comfy_server, WORKFLOWS[name](TINY)).size == (size, size)
-    # what these graphs claim is not scored: they run on random-weight test checkpoints (or, for
-    # shapes_generate, draw a new scene, which the host tier's shapes tests check by class)
+# What the checkpoint examples claim, in properties that hold for any weights (they run on random-weight test
+# checkpoints, so an edit's look cannot be scored; the shapes examples are scored below):
+# - a prompt change changes the latent, and the same graph with the target prompt (and scale) set to the source's
+#   changes nothing (Cycle-SDE and sync-SDE return the input; DDIM inversion is not exact, so there only the
+#   edit has to differ from that null edit);
+# - a drag changes the latent, and another drag changes it otherwise (the points are what moves it).
+PROMPT_CHANGES = {  # example: (edited latent's node, the null edit returns the input exactly)
+    "sde_edit_prompt_change_cycle_sde": ("11", True), "sde_edit_prompt_change_ddim": ("11", False),
+    "sde_edit_sync_sde_sd": ("10", True), "sde_edit_sync_sde_flux": ("10", True)}
+DRAGS = {"sde_edit_sde_drag": "10", "sde_edit_ode_drag": "10", "sde_edit_sde_drag_primitives": "12"}
+OWN_TESTS = ("sde_edit_reconstruction", "sde_edit_shapes_generate")  # below
+
+
+def test_every_example_has_a_check_of_what_it_claims():
+    checked = set(SCORED + INPAINT + DIFFEDIT + OWN_TESTS) | set(PROMPT_CHANGES) | set(DRAGS)
+    assert checked == set(WORKFLOWS), sorted(set(WORKFLOWS) ^ checked)
+
+
+def latents(comfy_server, graph: dict, nodes: dict[str, str], tag: str) -> dict:
+    """{name: the latent of node id} of one run of `graph`, saved by SaveLatent nodes added to it."""
+    graph = dict(graph)
+    for k, (name, nid) in enumerate(nodes.items()):
+        graph[f"4{k}"] = {"class_type": "SaveLatent", "inputs": {"samples": [nid, 0],
+                                                                 "filename_prefix": f"sde_edit/{tag}_{name}"}}
+    comfy_server.run(graph)
+    return {name: saved_latent(comfy_server, f"{tag}_{name}") for name in nodes}
+
+
+def null_edit(graph: dict) -> dict:
+    """The same graph with the target prompt set to the source's (text, and for sync-SDE its scale)."""
+    g = {nid: {**n, "inputs": dict(n["inputs"])} for nid, n in graph.items()}
+    g["6"]["inputs"]["text"] = g["4"]["inputs"]["text"]
+    if g["10"]["class_type"] == "SDEEditSyncSDE":
+        g["10"]["inputs"]["target_cfg"] = g["10"]["inputs"]["source_cfg"]
+    return g
+
+
+@pytest.mark.parametrize("name", sorted(PROMPT_CHANGES))
+def test_prompt_change_examples_change_by_the_prompt_and_return_the_input_without_it(comfy_server, input_image, name):
+    edited, exact = PROMPT_CHANGES[name]
+    graph = WORKFLOWS[name](TINY)
+    tag = name.removeprefix("sde_edit_")
+    run = latents(comfy_server, graph, {"in": "3", "out": edited}, tag)
+    null = latents(comfy_server, null_edit(graph), {"out": edited}, f"{tag}_null")["out"]
+    assert (run["out"] - run["in"]).abs().max() > 1e-2, f"{name} left the latent as it was"
+    if exact:
+        assert (null - run["in"]).abs().max() <= 1e-4, f"{name} with the source prompt as target changed the input"
+    else:
+        assert (run["out"] - null).abs().max() > 1e-2, f"{name}: the target prompt made no difference"
+
+
+@pytest.mark.parametrize("name", sorted(DRAGS))
+def test_drag_examples_change_the_latent_by_their_points(comfy_server, input_image, name):
+    graph = WORKFLOWS[name](TINY)
+    tag = name.removeprefix("sde_edit_")
+    run = latents(comfy_server, graph, {"in": "3", "out": DRAGS[name]}, tag)
+    other = {nid: {**n, "inputs": dict(n["inputs"])} for nid, n in graph.items()}
+    for n in other.values():
+        if "points" in n["inputs"]:
+            n["inputs"]["points"] = '[{"source": [40, 32], "target": [16, 32]}]'  # the drag reversed
+    back = latents(comfy_server, other, {"out": DRAGS[name]}, f"{tag}_back")["out"]
+    assert (run["out"] - run["in"]).abs().max() > 1e-2, f"{name} left the latent as it was"
+    assert (run["out"] - back).abs().max() > 1e-2, f"{name}: another drag gives the same result"
+
+
+def test_shapes_generate_example_draws_the_prompt_s_class(comfy_server):
+    """KSampler with the pack's shapes model draws what the prompt names: a red disc, as the example says."""
+    from sampling import shapes_world as world
+
+    image = as_tensor(output_image(comfy_server, WORKFLOWS["sde_edit_shapes_generate"](SHIPPED)))
+    label = world.parse_prompt("red disc")
+    colour, kind, share = world.dominant_object(image)
+    assert (colour, kind) == (label % len(world.COLOURS), label // len(world.COLOURS)) and share > 0.02, \
+        (colour, kind, share)
 
 
 # The shapes examples claim an edit; each is scored against the exact answer of its scene at the settings it
