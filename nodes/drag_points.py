@@ -58,6 +58,7 @@ def arrow_overlay(pairs: list[DragPair], width: int, height: int, scale: int = 1
     canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(canvas)
     lw, r, head = arrow_sizes(width, height)
+
     def at(v: float) -> float:  # the centre of image pixel v on the enlarged picture (PIL: pixel v's centre is v)
         return (v + 0.5) * scale - 0.5
 

@@ -53,6 +53,19 @@ def cpu_threads() -> int:
     return 1 if os.getloadavg()[0] >= 1.0 else (os.cpu_count() or 1)
 
 
+def browser_script(script: str, url: str, mode: str, *args, timeout: float = 300) -> dict:
+    """Run tests/browser/<script> (node + playwright-core, Debian's chromium) against the ComfyUI at `url` in
+    `mode` ("classic" or "vue") and return the JSON report it prints last; RuntimeError with its output if it
+    fails. The browser tier and the asset generators (workflows.py: thumbnails, blueprints) share this."""
+    env = dict(os.environ, NODE_PATH=str(HOST / "node" / "node_modules"))
+    proc = subprocess.run(["node", str(ROOT / "tests" / "browser" / script), url, mode, *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{script} ({mode}) failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

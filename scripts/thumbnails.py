@@ -11,12 +11,10 @@ beside each workflow of a custom node pack. scripts/workflows.py writes them wit
 from __future__ import annotations
 
 import io
-import os
 import pathlib
-import subprocess
 import tempfile
 
-from hostlib import HOST, ROOT, ComfyServer
+from hostlib import ComfyServer, browser_script
 from PIL import Image, ImageDraw
 
 SIZE = (640, 299)  # the frame check_workflows.cjs fits each graph in (1500 × 700 px), scaled down
@@ -28,11 +26,7 @@ def graph_shots(server: ComfyServer, files: list[pathlib.Path]) -> dict[str, Ima
     """{stem: the whole graph of each workflow file, as the frontend draws it, SIZE}."""
     with tempfile.TemporaryDirectory() as tmp:
         shots = pathlib.Path(tmp) / "shot_"
-        env = dict(os.environ, NODE_PATH=str(HOST / "node" / "node_modules"))
-        proc = subprocess.run(["node", str(ROOT / "tests" / "browser" / "check_workflows.cjs"), server.url, "classic",
-                               str(shots), *map(str, files)], env=env, capture_output=True, text=True, timeout=600)
-        if proc.returncode:
-            raise RuntimeError(f"check_workflows.cjs failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        browser_script("check_workflows.cjs", server.url, "classic", shots, *files, timeout=600)
         return {f.stem: Image.open(f"{shots}{f.stem}.png").convert("RGB").crop(FRAME).resize(SIZE, Image.LANCZOS)
                 for f in files}
 
@@ -63,7 +57,7 @@ def saved_outputs(server: ComfyServer, graph: dict) -> list[Image.Image]:
     return [Image.open(io.BytesIO(png)).convert("RGB") for _, png in saved]
 
 
-def output_strip(server: ComfyServer, name: str, graph: dict, scene_input: Image.Image | None) -> Image.Image:
+def output_strip(server: ComfyServer, graph: dict, scene_input: Image.Image | None) -> Image.Image:
     """A shapes example's thumbnail: its input (when it has one) and what it outputs."""
     outputs = saved_outputs(server, graph)
     labels = ["result"] if len(outputs) == 1 else [f"try {k + 1}" for k in range(len(outputs))]

@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import sys
 from dataclasses import dataclass, replace
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from hostlib import ROOT, ComfyServer  # noqa: E402
+from hostlib import ROOT, ComfyServer, browser_script  # noqa: E402
 
 OUT_DIR = ROOT / "example_workflows"
 
@@ -312,6 +313,7 @@ WORKFLOWS = {
     "sde_edit_shapes_drag": shapes_drag,
 }
 
+
 def drag_image_chain(s: Settings) -> dict:
     """Load Image → Drag Points → SDE-Drag (between VAE Encode and VAE Decode) → Save Image: the graph the blueprint
     is cut from, and (with the blueprint in the middle) the graph the browser tier rebuilds."""
@@ -453,41 +455,39 @@ def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings 
     for name, graph_of in WORKFLOWS.items():
         if "shapes" in name:
             start = None if name == "sde_edit_shapes_generate" else shapes_input(settings)
-            image = thumbnails.output_strip(server, name, graph_of(settings), start)
+            image = thumbnails.output_strip(server, graph_of(settings), start)
         else:
             image = shots[name]
         image.save(out / f"{name}.jpg", quality=85, optimize=True)
         print(f"wrote {out / name}.jpg")
 
 
-def write_blueprints(server: ComfyServer, out: pathlib.Path = SUBGRAPH_DIR, settings: Settings = Settings()) -> None:
-    """subgraphs/<name>.json, made by the pinned frontend itself (tests/browser/blueprint.cjs) from the source graph:
-    the format its Publish Subgraph command writes."""
-    import os
-    import subprocess
+def blueprint_text(server: ComfyServer, name: str, settings: Settings = Settings()) -> str:
+    """The file of blueprint `name`, made by the pinned frontend itself (tests/browser/blueprint.cjs) from its source
+    graph: the format the frontend's Publish Subgraph command writes."""
     import tempfile
+    import uuid
 
-    from hostlib import HOST
+    graph_of, types, description = BLUEPRINTS[name]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as wf:
+        json.dump(to_ui(graph_of(settings), server.object_info()), wf)
+        wf.flush()
+        report = browser_script("blueprint.cjs", server.url, "classic", wf.name, name, description, *types)
+    blueprint = report["blueprint"]
+    # The frontend gives the subgraph and its input and output slots random UUIDs: each is replaced by one made
+    # from the name and its order of appearance, so the file is the same run to run.
+    text = json.dumps(blueprint, indent=1) + "\n"
+    found = dict.fromkeys(re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text))
+    for k, old in enumerate(found):
+        text = text.replace(old, str(uuid.uuid5(uuid.NAMESPACE_URL, f"sde-edit/{name}/{k}")))
+    return text
 
+
+def write_blueprints(server: ComfyServer, out: pathlib.Path = SUBGRAPH_DIR) -> None:
+    """subgraphs/<name>.json of every blueprint."""
     out.mkdir(exist_ok=True)
-    for name, (graph_of, types, description) in BLUEPRINTS.items():
-        with tempfile.NamedTemporaryFile("w", suffix=".json") as wf:
-            json.dump(to_ui(graph_of(settings), server.object_info()), wf)
-            wf.flush()
-            proc = subprocess.run(["node", str(ROOT / "tests" / "browser" / "blueprint.cjs"), server.url, "classic",
-                                   wf.name, name, description, *types],
-                                  env=dict(os.environ, NODE_PATH=str(HOST / "node" / "node_modules")),
-                                  capture_output=True, text=True, timeout=300)
-        if proc.returncode:
-            raise RuntimeError(f"blueprint.cjs failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        blueprint = json.loads(proc.stdout.strip().splitlines()[-1])["blueprint"]
-        # The frontend names a new subgraph by a random UUID: one from the name keeps the file the same run to run.
-        import uuid
-
-        text = json.dumps(blueprint, indent=1) + "\n"
-        text = text.replace(blueprint["definitions"]["subgraphs"][0]["id"], str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                                                          f"sde-edit/{name}")))
-        (out / f"{name}.json").write_text(text)
+    for name in BLUEPRINTS:
+        (out / f"{name}.json").write_text(blueprint_text(server, name))
         print(f"wrote {out / name}.json")
 
 

@@ -11,14 +11,11 @@ names the pack.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 
 import pytest
-from hostlib import FRONTENDS, HOST, NEWER_FRONTEND, PINNED_FRONTEND, ROOT, ComfyServer
+from hostlib import FRONTENDS, HOST, NEWER_FRONTEND, PINNED_FRONTEND, ROOT, ComfyServer, browser_script
 
 NODE_MODULES = HOST / "node" / "node_modules"
 MODES = ("classic", "vue")
@@ -83,13 +80,10 @@ def drive():
         pytest.fail("node and playwright-core are needed for the browser tier: run `make setup`")
 
     def run(ui: UI, script: str, *args, timeout: float = 300) -> dict:
-        env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
-        cmd = ["node", str(ROOT / "tests" / "browser" / script), ui.server.url, ui.mode, *map(str, args)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        lines = proc.stdout.strip().splitlines()
-        assert proc.returncode == 0 and lines, (f"{script} on {ui.tag} failed:\n{proc.stdout[-4000:]}\n"
-                                                f"{proc.stderr[-4000:]}\n{ui.server.log_tail(30)}")
-        report = json.loads(lines[-1])
+        try:
+            report = browser_script(script, ui.server.url, ui.mode, *args, timeout=timeout)
+        except RuntimeError as e:
+            pytest.fail(f"on {ui.tag}: {e}\n{ui.server.log_tail(30)}")
         assert report["frontend"] == {"version": ui.frontend, "vue": ui.mode == "vue"}, report["frontend"]
         assert not report["errors"], f"page errors on {ui.tag}: {report['errors']}"
         assert not pack_console_errors(report), f"console errors about the pack on {ui.tag}: {report['console']}"

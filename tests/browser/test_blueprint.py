@@ -29,6 +29,13 @@ def test_the_server_serves_the_blueprint_as_the_pack_s(comfy_server):
     assert len(ours) == 1 and ours[0]["info"]["node_pack"] == "custom_nodes.sde-edit", list(entries)
 
 
+def test_the_blueprint_file_is_current(comfy_server):
+    """Made again from its source graph by the pinned frontend, it is the file in subgraphs/."""
+    from workflows import blueprint_text
+
+    assert blueprint_text(comfy_server, NAME) == FILE.read_text(), f"{FILE.name} is out of date: run `make workflows`"
+
+
 def test_the_blueprint_stands_for_its_nodes_and_runs(ui, drive, tmp_path):
     from workflows import BLUEPRINTS, Settings, drag_image_chain, to_ui
 
