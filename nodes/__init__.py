@@ -1,5 +1,5 @@
-"""The pack's ComfyUI nodes (V3 schema). Thin wrappers: the math is in ../sampling, the ComfyUI
-internals in comfy_adapter.py."""
+"""The pack's ComfyUI nodes (V3 schema). Thin wrappers: the math is in ../sampling, and comfy/ is the one
+package that imports ComfyUI internals (the nodes themselves use only comfy_api's schema)."""
 
 from comfy_api.latest import ComfyExtension, io
 

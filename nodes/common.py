@@ -9,7 +9,7 @@ from comfy_api.latest import io
 
 from ..sampling import Trajectory
 from ..sampling.guidance import SCHEDULES
-from . import comfy_adapter as adapter
+from .comfy import model as cm
 from .limits import shown
 
 CATEGORY = "sde_edit"
@@ -39,8 +39,8 @@ def _is_conditioning(value) -> bool:
 
 # The pack's socket inputs by name (every node uses these names), what they hold, and where to connect them.
 _LINKS = {
-    "model": ("MODEL", adapter.is_model, "the MODEL output of Load Checkpoint"),
-    "vae": ("VAE", adapter.is_vae, "the VAE output of Load Checkpoint"),
+    "model": ("MODEL", cm.is_model, "the MODEL output of Load Checkpoint"),
+    "vae": ("VAE", cm.is_vae, "the VAE output of Load Checkpoint"),
     "latent": ("LATENT", lambda v: isinstance(v, dict) and isinstance(v.get("samples"), torch.Tensor),
                "a LATENT output, e.g. VAE Encode's"),
     "image": ("IMAGE", lambda v: isinstance(v, torch.Tensor), "an IMAGE output, e.g. Load Image's"),
@@ -100,7 +100,7 @@ def steps_input(default: int = 20) -> io.Int.Input:
 
 def scheduler_input() -> io.Combo.Input:
     return io.Combo.Input(
-        "scheduler", options=list(adapter.SCHEDULERS), default="simple",
+        "scheduler", options=list(cm.SCHEDULERS), default="simple",
         tooltip="ComfyUI's scheduler that places the noise levels ('simple' and 'normal' are uniform in the "
                 "model's timestep, as in the paper).")
 
@@ -149,12 +149,12 @@ def check_trajectory(model, trajectory: Trajectory, samples: torch.Tensor, metho
     """Stage 2's checks, each a ValueError that says what to change."""
     require_trajectory(trajectory)
     recorded = trajectory.meta.get("model")
-    here = adapter.model_identity(model)
+    here = cm.model_identity(model)
     if recorded is not None and recorded != here:
         raise ValueError(f"trajectory was recorded with another model ({recorded['model']}, "
                          f"{recorded['model_sampling']}) than this one ({here['model']}, {here['model_sampling']}): "
                          "record it again with this model")
-    return trajectory.check(like=samples, path=adapter.model_path(model), method=method)
+    return trajectory.check(like=samples, path=cm.model_path(model), method=method)
 
 
 def output_latent(latent: dict, samples: torch.Tensor) -> dict:
@@ -172,6 +172,6 @@ def start_state(model, x: torch.Tensor, trajectory: Trajectory) -> torch.Tensor:
     exactly at the recorded x_t0, float64 included, and not at a float32 round trip of it.
     """
     x_t0 = trajectory.latents[0]
-    emitted = adapter.to_model_space(model, adapter.to_latent_space(model, x_t0))
+    emitted = cm.to_model_space(model, cm.to_latent_space(model, x_t0))
     delta = x.to(torch.float32) - emitted.to(x.device)
     return x_t0 + delta.to(x_t0.device, x_t0.dtype)

@@ -13,8 +13,9 @@ from comfy_api.latest import io
 
 from ..sampling import diffedit_mask, streams
 from ..sampling.diffedit import check_options
-from . import comfy_adapter as adapter
 from . import limits
+from .comfy import guider
+from .comfy import model as cm
 from .common import CATEGORY, check_links, newer_schema_fields, seed_input
 
 NAMES = ("target", "reference")
@@ -83,8 +84,8 @@ class DiffEditMask(io.ComfyNode):
                 batch_size, vae=None) -> io.NodeOutput:
         check_links(model=model, target=target, reference=reference, latent=latent, vae=vae)
         samples = latent["samples"]
-        adapter.check_latent(model, samples)
-        adapter.check_same_encoder(target=target, reference=reference)  # one batch holds both prompts
+        cm.check_latent(model, samples)
+        cm.check_same_encoder(target=target, reference=reference)  # one batch holds both prompts
         check_options(noises, clamp_factor, threshold)
         if not 0.0 < noise_strength < 1.0:
             raise ValueError(f"noise_strength must lie in (0, 1) (a fraction of the time range; 0.5 in the "
@@ -96,26 +97,28 @@ class DiffEditMask(io.ComfyNode):
         if vae is not None and getattr(vae, "latent_channels", samples.shape[1]) != samples.shape[1]:
             raise ValueError(f"vae makes {vae.latent_channels}-channel latents but the latent has {samples.shape[1]}: "
                              "connect the VAE that encoded the image, or none")
-        sigma = adapter.sigma_at(model, noise_strength)
-        x0 = adapter.to_model_space(model, samples)
-        path = adapter.model_path(model)
+        sigma = cm.sigma_at(model, noise_strength)
+        x0 = cm.to_model_space(model, samples)
+        path = cm.model_path(model)
         limits.DIFFEDIT_COPIES.check("noises", noises * samples.shape[0], f"lower noises or the latent's batch "
                                      f"({samples.shape[0]})")
 
-        def body(evaluate: adapter.CondEvaluator):
+        def body(ctx: guider.Context):
             wanted = min(batch_size or noises, noises)
-            size = adapter.items_per_call(evaluate.model_patcher, samples, 2 * samples.shape[0], wanted,
-                                          "DiffEdit noised copies")
-            progress = adapter.progress(model, math.ceil(noises / size), preview=False)
+            size = cm.items_per_call(ctx.model_patcher, samples, 2 * samples.shape[0], wanted,
+                                     "DiffEdit noised copies")
+            progress = cm.progress(model, math.ceil(noises / size), preview=False)
 
             def denoise_pair(x, sig):
-                return tuple(evaluate(x, sig, NAMES))  # both prompts on the copies: one batched call
+                return tuple(ctx.evaluate(x, sig, NAMES))  # both prompts on the copies: one batched call
 
             return diffedit_mask(denoise_pair, x0, sigma, path, noises, streams.generator(seed, "diffedit"), scale=cfg,
                                  clamp=clamp_factor, threshold=threshold, batch_size=size, callback=progress)
 
         conds = dict(zip(NAMES, (target, reference), strict=True))
         grid = torch.tensor([sigma, 0.0], dtype=torch.float64)
-        mask, soft = adapter.run_with_conds(model, conds, samples, grid, seed, body)
-        scale = adapter.image_scale(vae)
-        return io.NodeOutput(adapter.latent_mask_to_image(mask, scale), adapter.latent_mask_to_image(soft, scale))
+        sampler = guider.LoopSampler(body)
+        guider.run(model, conds, 1.0, samples, grid, seed, sampler)
+        mask, soft = sampler.value
+        scale = cm.image_scale(vae)
+        return io.NodeOutput(cm.latent_mask_to_image(mask, scale), cm.latent_mask_to_image(soft, scale))

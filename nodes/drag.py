@@ -23,8 +23,9 @@ from ..sampling.drag import (
     sde_drag,
 )
 from ..sampling.schedule import marginal_std
-from . import comfy_adapter as adapter
 from . import limits
+from .comfy import guider
+from .comfy import model as cm
 from .common import (
     CATEGORY,
     PRECISIONS,
@@ -72,7 +73,7 @@ def vae_input() -> io.Vae.Input:
 
 def latent_pairs(points: str, samples, vae=None) -> tuple[list[DragPair], int]:
     """The drags in latent pixels, checked against the image the latent stands for; and the factor."""
-    factor = adapter.image_scale(vae)
+    factor = cm.image_scale(vae)
     h, w = samples.shape[-2:]
     pairs = limits.checked_points(points, w * factor, h * factor)
     return [p.scaled_down(factor) for p in pairs], factor
@@ -107,13 +108,13 @@ class DragCopyPaste(io.ComfyNode):
         check_links(model=model, latent=latent, vae=vae)
         traj = require_trajectory(trajectory)
         samples = latent["samples"]
-        adapter.check_latent(model, samples)
-        traj.check(like=samples, path=adapter.model_path(model))
+        cm.check_latent(model, samples)
+        traj.check(like=samples, path=cm.model_path(model))
         pairs, _ = latent_pairs(points, samples, vae)
-        x = adapter.to_model_space(model, samples)
+        x = cm.to_model_space(model, samples)
         std = marginal_std(traj.sigmas[0], traj.path)
         out = copy_paste(x, pairs, r, alpha, beta, streams.generator(seed, "paste"), std)
-        return io.NodeOutput(output_latent(latent, adapter.to_latent_space(model, out)))
+        return io.NodeOutput(output_latent(latent, cm.to_latent_space(model, out)))
 
 
 class SDEDrag(io.ComfyNode):
@@ -151,11 +152,11 @@ class SDEDrag(io.ComfyNode):
                 io.Combo.Input("multi_point", options=list(MULTI_POINT), default="simultaneous",
                                tooltip="simultaneous: all drags move together, sub-step by sub-step (the paper). "
                                        "sequential: one drag after the other, each in its own sub-steps."),
-                io.Combo.Input("scheduler", options=list(adapter.SCHEDULERS), default="simple",
+                io.Combo.Input("scheduler", options=list(cm.SCHEDULERS), default="simple",
                                tooltip="ComfyUI's scheduler that places the noise levels (grid scheduler only)."),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="float32",
                                tooltip="dtype of the solver state and the trajectory."),
-                io.Combo.Input("grid", options=list(adapter.GRIDS), default=DEFAULT_GRID,
+                io.Combo.Input("grid", options=list(cm.GRIDS), default=DEFAULT_GRID,
                                tooltip="scheduler: the tail of ComfyUI's schedule, ending at σ = 0. paper: the "
                                        "authors' grid, uniform in the model's timestep, ending at its lowest "
                                        "training level (no step to σ = 0)."),
@@ -179,27 +180,28 @@ class SDEDrag(io.ComfyNode):
         check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask, vae=vae)
         check_choice("method", method, DRAG_METHODS)
         check_choice("multi_point", multi_point, MULTI_POINT)
-        check_choice("grid", grid, adapter.GRIDS)
+        check_choice("grid", grid, cm.GRIDS)
         check_choice("square_noise", square_noise, SQUARE_NOISES)
         check_t0(t0)
         check_steps(steps)
         samples = latent["samples"]
-        adapter.check_latent(model, samples)
+        cm.check_latent(model, samples)
         pairs, _ = latent_pairs(points, samples, vae)
         m = plan_length(pairs, step_size, multi_point)
         limits.DRAG_STEPS.check("steps", m * steps, f"the drags take {m:,} sub-steps of {step_size:g} latent px, "
                                 f"each of {steps} steps: lower steps, raise step_size or shorten the drags")
         plan = drag_plan(pairs, step_size, multi_point)
-        sigmas = adapter.level_grid(model, steps, t0, scheduler, grid)
-        path, dt = adapter.model_path(model), PRECISIONS[precision]
+        sigmas = cm.level_grid(model, steps, t0, scheduler, grid)
+        path, dt = cm.model_path(model), PRECISIONS[precision]
         scales = guidance_scales(steps, cfg, "linear")
-        m_lat = adapter.mask_to_latent(mask, samples)
-        bar = adapter.progress(model, drag_steps(plan, steps, method))
-        x = adapter.to_model_space(model, samples).to(dt)
+        m_lat = cm.mask_to_latent(mask, samples)
+        bar = cm.progress(model, drag_steps(plan, steps, method))
+        x = cm.to_model_space(model, samples).to(dt)
 
-        def body(denoise):
-            return sde_drag(denoise, x, plan, sigmas, path, scales, seed, r=r, alpha=alpha, beta=beta, method=method,
-                            square_noise=square_noise, mask=m_lat, dtype=dt, callback=bar)
+        def body(ctx: guider.Context):
+            return sde_drag(ctx.denoise, x, plan, sigmas, path, scales, seed, r=r, alpha=alpha, beta=beta,
+                            method=method, square_noise=square_noise, mask=m_lat, dtype=dt, callback=bar)
 
-        out = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, sigmas, seed, body)
+        out = guider.run(model, {"positive": positive, "negative": negative}, cfg, samples, sigmas, seed,
+                         guider.LoopSampler(body))
         return io.NodeOutput(output_latent(latent, out))

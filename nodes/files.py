@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 
-import folder_paths
 import safetensors
 import safetensors.torch
 import torch
@@ -24,7 +23,8 @@ from comfy_api.latest import io
 
 from ..sampling import Trajectory
 from ..sampling.trajectory import digest
-from . import comfy_adapter as adapter
+from .comfy import folders
+from .comfy import model as cm
 from .common import CATEGORY, Trajectory_, check_links, check_trajectory, require_trajectory
 from .limits import shown
 
@@ -39,13 +39,13 @@ def _inside(path: str, roots: list[str]) -> bool:
 
 
 def _roots() -> list[str]:
-    return [os.path.realpath(d) for d in (folder_paths.get_input_directory(), folder_paths.get_output_directory())]
+    return [os.path.realpath(d) for d in (folders.input_directory(), folders.output_directory())]
 
 
 def trajectory_files() -> list[str]:
     """Trajectory files of the input folder, then those of the output folder (annotated `[output]`)."""
     found, roots = [], _roots()
-    for base, note in ((folder_paths.get_input_directory(), ""), (folder_paths.get_output_directory(), " [output]")):
+    for base, note in ((folders.input_directory(), ""), (folders.output_directory(), " [output]")):
         for root, _, files in os.walk(base):
             for f in files:
                 path = os.path.join(root, f)
@@ -56,7 +56,7 @@ def trajectory_files() -> list[str]:
 
 def resolve(name: str) -> str:
     """The file behind a combo value, which must lie inside ComfyUI's input or output folder."""
-    path = os.path.realpath(folder_paths.get_annotated_filepath(name))
+    path = os.path.realpath(folders.annotated_path(name))
     if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or not _inside(path, _roots()):
         raise ValueError(f"trajectory file {shown(name)} is outside ComfyUI's input and output folders: pick a file "
                          "from the list")
@@ -149,9 +149,9 @@ class SaveTrajectory(io.ComfyNode):
     def execute(cls, trajectory, filename_prefix) -> io.NodeOutput:
         require_trajectory(trajectory)
         check_prefix(filename_prefix)
-        out_dir = folder_paths.get_output_directory()
+        out_dir = folders.output_directory()
         try:
-            folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)
+            folder, filename, counter, subfolder, _ = folders.save_path(filename_prefix, out_dir)
         except Exception as e:  # ComfyUI raises a bare Exception for a prefix that leaves the output folder
             raise ValueError(f"filename_prefix {shown(filename_prefix)} is not a path inside the output folder: "
                              f"{e}") from None
@@ -205,4 +205,4 @@ class LoadTrajectory(io.ComfyNode):
         check_links(model=model)
         traj = load(resolve(trajectory_file))
         check_trajectory(model, traj, traj.latents[0], method=None)
-        return io.NodeOutput({"samples": adapter.to_latent_space(model, traj.latents[0])}, traj)
+        return io.NodeOutput({"samples": cm.to_latent_space(model, traj.latents[0])}, traj)

@@ -12,7 +12,7 @@ The values are read when a node runs, so a server started with other values uses
 | SDE_EDIT_MAX_DRAGS | 64 | drags in one `points` list |
 | SDE_EDIT_MAX_DRAG_STEPS | 10000 | SDE-Drag's sampling steps: sub-steps m × steps (the paper's 10-px drag: 600) |
 | SDE_EDIT_MAX_DIFFEDIT_COPIES | 1000 | DiffEdit's noised copies: noises × latent batch |
-| SDE_EDIT_MEMORY_BUDGET_MB | unset | the memory one batched call may plan for (`comfy_adapter.items_per_call`) |
+| SDE_EDIT_MEMORY_BUDGET_MB | unset | the memory one batched call may plan for (`nodes/comfy/model.py` items_per_call) |
 """
 
 from __future__ import annotations

@@ -1,91 +1,31 @@
 """The shapes world in ComfyUI: a loader for the pack's own small learned models and a class prompt.
 
-`SDEEditLoadShapesModel` builds a real ComfyUI MODEL around the UNet of ../sampling/shapes_unet.py
-(a `comfy.model_base.BaseModel`, EPS, `ModelSamplingDiscrete` with SD's scaled_linear schedule, in a
-`ModelPatcher`), so every node of this pack and core samplers run on it unchanged, and a pixel-space
-VAE (`comfy/pixel_space_convert.py`, recognised by `comfy.sd.VAE`): its LATENT is the image itself,
-[B, 3, H, W] in [−1, 1], so core LoadImage → VAEEncode → … → VAEDecode → SaveImage work.
+`SDEEditLoadShapesModel` gives a real ComfyUI MODEL around the UNet of shapes/unet.py and a pixel-space
+VAE (built by comfy/shapes_model.py), so every node of this pack and core samplers run on it unchanged, and
+core LoadImage → VAEEncode → … → VAEDecode → SaveImage work (the LATENT is the image in [−1, 1]).
 
 `SDEEditShapesPrompt` turns "red disc", "blue square" or "" into CONDITIONING: a one-hot class row
 [1, 1, 9] carried as the cross-attention tensor, which flows through ComfyUI's cond batching and CFG
 like any text embedding; the model adds its embedding to the time embedding. "" is the null class:
-use it as CFG's negative. Weights live in shapes_weights/ next to this file (the design card's
-layout has no top-level models folder; nodes/ is the ComfyUI side that loads them).
+use it as CFG's negative. The weights live in shapes/weights/.
 """
 
 from __future__ import annotations
 
-import json
 import pathlib
 
-import comfy.latent_formats
-import comfy.model_base
-import comfy.model_management
-import comfy.model_patcher
-import comfy.sd
-import comfy.supported_models_base
 import torch
 from comfy_api.latest import io
 
-from ..sampling import shapes_world as world
-from ..sampling.shapes_unet import ShapesUNet
+from ..shapes import world
+from .comfy.shapes_model import load_shapes_model
 from .common import CATEGORY, check_choice
 
-WEIGHTS = pathlib.Path(__file__).resolve().parent / "shapes_weights"
+WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "shapes" / "weights"
 
 
 def weight_names() -> list[str]:
     return sorted(p.name for p in WEIGHTS.glob("*.safetensors")) or ["(no shapes weights found)"]
-
-
-class ComfyShapesUNet(torch.nn.Module):
-    """The UNet as BaseModel calls a diffusion model: (x, t, context=…) → ε̂; context [B, 1, classes + 1]."""
-
-    def __init__(self, channels=(32, 64, 128), blocks=2, n_classes=0, device=None, operations=None, dtype=None,
-                 **_):
-        super().__init__()
-        self.net = ShapesUNet(tuple(channels), blocks, n_classes)
-        self.dtype = dtype or torch.float32
-        self.net.to(device=device, dtype=self.dtype)
-
-    def forward(self, x, timesteps, context=None, **_):
-        y = None
-        if self.net.n_classes and context is not None:
-            y = context[:, 0, : self.net.n_classes + 1]
-        return self.net(x, timesteps, y)
-
-
-class ShapesModelConfig(comfy.supported_models_base.BASE):
-    """SD1.5's discrete schedule ('linear' in ComfyUI = SD's scaled_linear), 3-channel pixel latents."""
-
-    unet_config = {}
-    sampling_settings = {"beta_schedule": "linear", "linear_start": 0.00085, "linear_end": 0.012, "timesteps": 1000}
-    latent_format = comfy.latent_formats.ChromaRadiance  # 3 channels, identity process_in / process_out
-    supported_inference_dtypes = [torch.float32]
-    memory_usage_factor = 1.0
-
-
-def load_shapes_model(path: str | pathlib.Path):
-    """(ModelPatcher, VAE, metadata) of a shapes safetensors file written by scripts/train_shapes.py."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        sd = {k: f.get_tensor(k).float() for k in f.keys()}
-    config = json.loads(meta["config"])
-    model_config = ShapesModelConfig(config)
-    model = comfy.model_base.BaseModel(model_config, comfy.model_base.ModelType.EPS,
-                                       device=comfy.model_management.unet_offload_device(),
-                                       unet_model=ComfyShapesUNet)
-    model.diffusion_model.net.load_state_dict(sd)
-    patcher = comfy.model_patcher.ModelPatcher(model, load_device=comfy.model_management.get_torch_device(),
-                                               offload_device=comfy.model_management.unet_offload_device())
-    return patcher, pixel_space_vae(), meta
-
-
-def pixel_space_vae() -> comfy.sd.VAE:
-    """ComfyUI's own pixel-space VAE: IMAGE [B, H, W, 3] in 0..1 ↔ LATENT [B, 3, H, W] in −1..1."""
-    return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
 
 
 def prompt_conditioning(text: str) -> list:
@@ -103,7 +43,7 @@ class LoadShapesModel(io.ComfyNode):
             display_name="SDE Edit: Load Shapes Model",
             category=f"{CATEGORY}/shapes",
             description="Load one of the pack's small learned models of the shapes world (discs and squares on a "
-                        "gradient; trained on a CPU by scripts/train_shapes.py). Gives a MODEL that core samplers "
+                        "gradient; trained on a CPU by shapes/training.py). Gives a MODEL that core samplers "
                         "and every node of this pack run on, and a pixel-space VAE for VAE Encode / Decode.",
             inputs=[
                 io.Combo.Input("weights", options=weight_names(),

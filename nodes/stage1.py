@@ -11,7 +11,8 @@ from comfy_api.latest import io
 
 from ..sampling import ddim_invert, forward_trajectory, guidance_scales, record_cycle_sde, streams
 from ..sampling.guidance import SCHEDULES
-from . import comfy_adapter as adapter
+from .comfy import guider
+from .comfy import model as cm
 from .common import (
     CATEGORY,
     PRECISIONS,
@@ -42,16 +43,24 @@ def _setup(model, latent: dict, t0: float, steps: int, scheduler: str):
     check_t0(t0)
     check_steps(steps)
     samples = latent["samples"]
-    adapter.check_latent(model, samples)
-    sigmas = adapter.level_grid(model, steps, t0, scheduler)
-    meta = {"model": adapter.model_identity(model), "t0": t0, "scheduler": scheduler}
-    return samples, sigmas, adapter.model_path(model), meta
+    cm.check_latent(model, samples)
+    sigmas = cm.level_grid(model, steps, t0, scheduler)
+    meta = {"model": cm.model_identity(model), "t0": t0, "scheduler": scheduler}
+    return samples, sigmas, cm.model_path(model), meta
 
 
 def _forward(model, samples, sigmas, path, seed: int, independent: bool, precision: str, meta: dict):
-    x0 = adapter.to_model_space(model, samples)
+    x0 = cm.to_model_space(model, samples)
     return forward_trajectory(x0, sigmas, path, streams.generator(seed, "forward"), markov=not independent,
                               dtype=PRECISIONS[precision], meta=meta)
+
+
+def _outputs(model, latent: dict, positive, negative, cfg: float, sigmas, seed: int,
+             sampler: guider.LoopSampler) -> io.NodeOutput:
+    """Run a model-calling stage 1 inside the guider; its body returns the trajectory, whose x_t0 is the LATENT."""
+    guider.run(model, {"positive": positive, "negative": negative}, cfg, latent["samples"], sigmas, seed, sampler)
+    traj = sampler.value
+    return io.NodeOutput(output_latent(latent, cm.to_latent_space(model, traj.latents[0])), traj)
 
 
 def _independent_input() -> io.Boolean.Input:
@@ -84,7 +93,7 @@ class NoiseAddingInversion(io.ComfyNode):
         check_links(model=model, latent=latent)
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         traj = _forward(model, samples, sigmas, path, seed, independent_noise, precision, meta)
-        return io.NodeOutput(output_latent(latent, adapter.to_latent_space(model, traj.latents[0])), traj)
+        return io.NodeOutput(output_latent(latent, cm.to_latent_space(model, traj.latents[0])), traj)
 
 
 class DDIMInversion(io.ComfyNode):
@@ -114,17 +123,11 @@ class DDIMInversion(io.ComfyNode):
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         scales = guidance_scales(steps, cfg, cfg_schedule)
         meta |= {"cfg": cfg, "cfg_schedule": cfg_schedule}
-        x0 = adapter.to_model_space(model, samples)
-        result = {}
-
-        def body(denoise):
-            traj = ddim_invert(denoise, x0, sigmas, path, scales, callback=adapter.progress(model, steps),
-                               dtype=PRECISIONS[precision], meta=meta)
-            result["trajectory"] = traj
-            return traj.latents[0]
-
-        x_t0 = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, sigmas, 0, body)
-        return io.NodeOutput(output_latent(latent, x_t0), result["trajectory"])
+        x0 = cm.to_model_space(model, samples)
+        sampler = guider.LoopSampler(lambda ctx: ddim_invert(ctx.denoise, x0, sigmas, path, scales,
+                                                             callback=cm.progress(model, steps),
+                                                             dtype=PRECISIONS[precision], meta=meta))
+        return _outputs(model, latent, positive, negative, cfg, sigmas, 0, sampler)
 
 
 class CycleSDERecord(io.ComfyNode):
@@ -165,15 +168,11 @@ class CycleSDERecord(io.ComfyNode):
         scales = guidance_scales(steps, cfg, cfg_schedule)
         meta |= {"cfg": cfg, "cfg_schedule": cfg_schedule, "seed": seed}
         forward = _forward(model, samples, sigmas, path, seed, independent_noise, precision, meta)
-        result = {}
 
-        def body(denoise):
+        def body(ctx: guider.Context):
             rows = samples.shape[0] * (1 if cfg == 1 else 2)  # a step's rows: the batch, twice with CFG
-            size = adapter.items_per_call(denoise.model_patcher, samples, rows, min(batch_size or steps, steps),
-                                          "Cycle-SDE Record steps")
-            result["trajectory"] = record_cycle_sde(denoise, forward, scales, batch_size=size,
-                                                    callback=adapter.progress(model, steps))
-            return forward.latents[0]
+            size = cm.items_per_call(ctx.model_patcher, samples, rows, min(batch_size or steps, steps),
+                                     "Cycle-SDE Record steps")
+            return record_cycle_sde(ctx.denoise, forward, scales, batch_size=size, callback=cm.progress(model, steps))
 
-        x_t0 = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, sigmas, seed, body)
-        return io.NodeOutput(output_latent(latent, x_t0), result["trajectory"])
+        return _outputs(model, latent, positive, negative, cfg, sigmas, seed, guider.LoopSampler(body))

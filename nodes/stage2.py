@@ -6,19 +6,19 @@ ComfyUI's own DPM-Solver++(2M) and SDE-DPM-Solver++(2M). The levels come from th
 stage 2 runs exactly the grid stage 1 went up. An optional mask keeps the non-editable area on
 the trajectory at every step's output level.
 
-Two forms, one body (`run_stage2`): the Resample node, and a SAMPLER for ComfyUI's
+Two forms, one body (`Stage2`): the Resample node, and a SAMPLER for ComfyUI's
 SamplerCustomAdvanced (with Disable Noise and the trajectory's sigmas).
 """
 
 from __future__ import annotations
 
-import comfy.samplers
 import torch
 from comfy_api.latest import io
 
 from ..sampling import METHODS, Trajectory, gaussian_noise, guidance_scales, sample, streams
 from ..sampling.guidance import SCHEDULES
-from . import comfy_adapter as adapter
+from .comfy import guider
+from .comfy import model as cm
 from .common import (
     CATEGORY,
     Trajectory_,
@@ -38,19 +38,37 @@ SECOND_ORDER = {"dpmpp_2m": "ODE (DPM-Solver++(2M))", "dpmpp_2m_sde": "SDE (SDE-
 ALL_METHODS = (*METHODS, *SECOND_ORDER)
 
 
-def run_stage2(denoise: adapter.GuidedDenoiser, model, x: torch.Tensor, traj: Trajectory, method: str,
-               scales: torch.Tensor, seed: int, mask: torch.Tensor | None, callback) -> torch.Tensor:
-    """x̃_t0 (model space) → clean latent (model space), by `method`; the shared body of both forms."""
-    x = start_state(model, x, traj)
-    if method in SECOND_ORDER:
-        if mask is not None:
-            raise ValueError(f"mask: {method} runs ComfyUI's own solver, which cannot follow a trajectory step by "
-                             "step; use ddim (ODE) or ddpm / cycle_sde (SDE) with a mask")
-        out = adapter.kdiffusion_sample(method, denoise, x, traj.sigmas, scales, callback)
-        return out.to(torch.float32)
-    noise = gaussian_noise(x, streams.generator(seed, "ddpm")) if method == "ddpm" else None
-    return sample(denoise, x, traj, method, scales, noise_sampler=noise, mask=mask, callback=callback,
-                  dtype=traj.x0.dtype).to(torch.float32)
+class Stage2:
+    """The stage-2 body of both forms, for `guider.LoopSampler`: x̃_t0 (the sampler's latent, in model space)
+    → the clean latent (model space), by `method` over the trajectory's levels.
+
+    The Resample node gives it its own CFG schedule (`scales`), a mask and its progress bar; the SAMPLER form
+    gives none of them: the guider applies its own cfg, and ComfyUI's preview callback shows the steps.
+    """
+
+    def __init__(self, trajectory: Trajectory, method: str, seed: int, scales: torch.Tensor | None = None,
+                 mask: torch.Tensor | None = None, progress=None):
+        self.trajectory, self.method, self.seed = trajectory, method, seed
+        self.scales, self.mask, self.progress = scales, mask, progress
+
+    def __call__(self, ctx: guider.Context) -> torch.Tensor:
+        if torch.count_nonzero(ctx.noise) > 0:
+            raise ValueError("noise: the SDE Edit sampler starts from the given x_t0; connect a Disable Noise node")
+        model, method = ctx.model_patcher, self.method
+        traj = check_trajectory(model, self.trajectory, ctx.latent_image, method if method in METHODS else None)
+        traj.check(sigmas=ctx.sigmas)
+        n = traj.steps
+        scales = torch.ones(n, dtype=torch.float64) if self.scales is None else self.scales
+        callback = ctx.progress(self.progress, n)
+        x = start_state(model, ctx.latent_image, traj)
+        if method in SECOND_ORDER:
+            if self.mask is not None:
+                raise ValueError(f"mask: {method} runs ComfyUI's own solver, which cannot follow a trajectory step "
+                                 "by step; use ddim (ODE) or ddpm / cycle_sde (SDE) with a mask")
+            return guider.kdiffusion_sample(method, ctx, x, traj.sigmas, scales, callback).to(torch.float32)
+        noise = gaussian_noise(x, streams.generator(self.seed, "ddpm")) if method == "ddpm" else None
+        return sample(ctx.denoise, x, traj, method, scales, noise_sampler=noise, mask=self.mask, callback=callback,
+                      dtype=traj.x0.dtype).to(torch.float32)
 
 
 def method_input() -> io.Combo.Input:
@@ -95,40 +113,13 @@ class Resample(io.ComfyNode):
         check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         check_choice("method", method, ALL_METHODS)
         samples = latent["samples"]
-        adapter.check_latent(model, samples)
+        cm.check_latent(model, samples)
         traj = check_trajectory(model, trajectory, samples, method if method in METHODS else None)
-        m = adapter.mask_to_latent(mask, samples)
-        scales = guidance_scales(traj.steps, cfg, cfg_schedule)
-        x = adapter.to_model_space(model, samples)
-        progress = adapter.progress(model, traj.steps)
-
-        def body(denoise):
-            return run_stage2(denoise, model, x, traj, method, scales, seed, m, progress)
-
-        out = adapter.run_with_model(model, adapter.Guidance(positive, negative, cfg), samples, traj.sigmas, seed, body)
+        body = Stage2(traj, method, seed, scales=guidance_scales(traj.steps, cfg, cfg_schedule),
+                      mask=cm.mask_to_latent(mask, samples), progress=cm.progress(model, traj.steps))
+        out = guider.run(model, {"positive": positive, "negative": negative}, cfg, samples, traj.sigmas, seed,
+                         guider.LoopSampler(body))
         return io.NodeOutput(output_latent(latent, out))
-
-
-class _TrajectorySampler(comfy.samplers.Sampler):
-    """The stage-2 body as a ComfyUI SAMPLER: the guider's model and cfg, the trajectory's levels."""
-
-    def __init__(self, trajectory: Trajectory, method: str, seed: int):
-        self.trajectory, self.method, self.seed = trajectory, method, seed
-
-    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
-               disable_pbar=False):
-        if torch.count_nonzero(noise) > 0:
-            raise ValueError("noise: the SDE Edit sampler starts from the given x_t0; connect a Disable Noise node")
-        model = model_wrap.model_patcher
-        traj = check_trajectory(model, self.trajectory, latent_image,
-                                self.method if self.method in METHODS else None)
-        traj.check(sigmas=sigmas)
-        denoise = adapter.GuidedDenoiser(model_wrap, extra_args, noise.device)
-        n = traj.steps
-        step = None if callback is None else (lambda i, x, x0: callback(i, x0.to(torch.float32), x, n))
-        scales = torch.ones(n, dtype=torch.float64)  # the guider applies its own cfg
-        out = run_stage2(denoise, model, latent_image, traj, self.method, scales, self.seed, None, step)
-        return out.to(noise.device)
 
 
 class Sampler(io.ComfyNode):
@@ -153,7 +144,7 @@ class Sampler(io.ComfyNode):
         require_trajectory(trajectory)
         check_choice("method", method, ALL_METHODS)
         trajectory.check(method=method if method in METHODS else None)  # e.g. cycle_sde without residuals
-        return io.NodeOutput(_TrajectorySampler(trajectory, method, seed))
+        return io.NodeOutput(guider.LoopSampler(Stage2(trajectory, method, seed)))
 
 
 class TrajectorySigmas(io.ComfyNode):

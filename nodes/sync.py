@@ -5,20 +5,20 @@ at the same point and steps down under the target prompt, driven by the noise th
 implies under the source prompt. Only the difference of the two drifts moves the image: no
 inversion, no training, and with identical prompts the output is the input.
 
-Two forms, one body (`_SyncSampler`): the SDE Edit Sync-SDE node, and a SAMPLER for ComfyUI's
+Two forms, one body (`SyncBody`): the SDE Edit Sync-SDE node, and a SAMPLER for ComfyUI's
 SamplerCustomAdvanced (target prompt and cfg from the guider, the levels from any SIGMAS, e.g.
 BasicScheduler → SplitSigmas for the authors' "28 steps, starting at step 4").
 """
 
 from __future__ import annotations
 
-import comfy.samplers
 import torch
 from comfy_api.latest import io
 
 from ..sampling import DISCRETIZATIONS, check_steps, check_t0, streams, sync_sde
 from ..sampling.sync import check_start
-from . import comfy_adapter as adapter
+from .comfy import guider, rows
+from .comfy import model as cm
 from .common import (
     CATEGORY,
     PRECISIONS,
@@ -33,34 +33,29 @@ from .common import (
 )
 
 
-class _SyncSampler(comfy.samplers.Sampler):
-    """sync-SDE as a ComfyUI SAMPLER: the guider's positive and cfg are the target, `source` the source prompt."""
+class SyncBody:
+    """sync-SDE as a body for `guider.LoopSampler` (both forms): the guider's positive and cfg are the target,
+    `source` the source prompt, the sampler's latent the input image."""
 
     def __init__(self, source, source_cfg: float, discretization: str, seed: int, precision: str, progress=None):
         check_choice("discretization", discretization, DISCRETIZATIONS)
         self.source, self.source_cfg, self.discretization = source, source_cfg, discretization
         self.seed, self.dtype, self.progress = seed, PRECISIONS[precision], progress  # unknown names: ValueErrors
 
-    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
-               disable_pbar=False):
-        if torch.count_nonzero(noise) > 0:
+    def __call__(self, ctx: guider.Context) -> torch.Tensor:
+        if torch.count_nonzero(ctx.noise) > 0:
             raise ValueError("noise: sync-SDE starts from the input latent and adds its own seeded noise; connect a "
                              "Disable Noise node")
-        if denoise_mask is not None:
+        if ctx.denoise_mask is not None:
             raise ValueError("latent: sync-SDE edits the whole latent; remove its noise mask (Set Latent Noise Mask)")
-        model = model_wrap.model_patcher
-        path = adapter.model_path(model)
-        check_start(sigmas, path, self.discretization)
-        denoise = adapter.SyncDenoiser(model_wrap, self.source, extra_args, noise, latent_image)
+        path = cm.model_path(ctx.model_patcher)
+        check_start(ctx.sigmas, path, self.discretization)
+        denoise = rows.SyncDenoiser(ctx, self.source)
         denoise.check_scales(self.source_cfg)
-        n = sigmas.numel() - 1
-        step = self.progress
-        if step is None and callback is not None:
-            step = lambda i, y, y0: callback(i, y0.to(torch.float32), y, n)  # noqa: E731
-        y = sync_sde(denoise, latent_image, sigmas, path, streams.generator(self.seed, "sync"),
-                     discretization=self.discretization, source_scales=self.source_cfg,
-                     target_scales=denoise.target_cfg, callback=step, dtype=self.dtype)
-        return y.to(noise.device, torch.float32)
+        return sync_sde(denoise, ctx.latent_image, ctx.sigmas, path, streams.generator(self.seed, "sync"),
+                        discretization=self.discretization, source_scales=self.source_cfg,
+                        target_scales=denoise.target_cfg, callback=ctx.progress(self.progress, ctx.sigmas.numel() - 1),
+                        dtype=self.dtype)
 
 
 def _discretization_input() -> io.Combo.Input:
@@ -133,22 +128,20 @@ class SyncSDE(io.ComfyNode):
             check_links(negative=negative)
         check_t0(t0)
         check_steps(steps)
-        adapter.check_same_encoder(source=source, target=target, negative=negative)
+        cm.check_same_encoder(source=source, target=target, negative=negative)
         samples = latent["samples"]
-        adapter.check_latent(model, samples)
-        if negative is None and (source_cfg != 1 or target_cfg != 1):
-            raise ValueError("negative: source_cfg or target_cfg is not 1 but no negative prompt is connected: "
-                             "connect one (an empty prompt is the usual choice), or set both scales to 1")
-        sigmas = adapter.level_grid(model, steps, t0, scheduler)
+        cm.check_latent(model, samples)
+        rows.check_negative(negative is not None, source_cfg, target_cfg)
+        sigmas = cm.level_grid(model, steps, t0, scheduler)
         try:
-            check_start(sigmas, adapter.model_path(model), discretization)
+            check_start(sigmas, cm.model_path(model), discretization)
         except ValueError:
             raise ValueError(f"t0: with steps {steps} and t0 {t0} the first level is pure noise (σ = 1), where "
                              f"euler_maruyama is undefined on a flow model: lower t0 below {steps / (steps + 0.5):.3f} "
                              "(round(steps / t0) must exceed steps), or use the ddpm discretization") from None
-        sampler = _SyncSampler(source, source_cfg, discretization, seed, precision, adapter.progress(model, steps))
-        out = adapter.run_sampler(model, adapter.Guidance(target, negative, target_cfg), samples, sigmas, seed,
-                                  sampler)
+        body = SyncBody(source, source_cfg, discretization, seed, precision, cm.progress(model, steps))
+        out = guider.run(model, {"positive": target, "negative": negative}, target_cfg, samples, sigmas, seed,
+                         guider.LoopSampler(body))
         return io.NodeOutput(output_latent(latent, out))
 
 
@@ -170,4 +163,4 @@ class SyncSDESampler(io.ComfyNode):
     @classmethod
     def execute(cls, source, source_cfg, seed, discretization, precision) -> io.NodeOutput:
         check_links(source=source)
-        return io.NodeOutput(_SyncSampler(source, source_cfg, discretization, seed, precision))
+        return io.NodeOutput(guider.LoopSampler(SyncBody(source, source_cfg, discretization, seed, precision)))

@@ -66,9 +66,13 @@ def full_steps(steps: int, t0: float) -> int:
 
 
 def keep_tail(sigmas: Tensor, steps: int) -> Tensor:
-    """The last `steps + 1` levels of a full descending schedule (KSampler's `denoise` convention)."""
+    """The last `steps + 1` levels of a full descending schedule (KSampler's `denoise` convention).
+
+    Only the length is checked here: a scheduler's levels are checked where they are used (`check_sigmas`), so a
+    caller can first say plainly what is wrong with a schedule it did not make (e.g. non-finite levels)."""
     check_steps(steps)
-    check_sigmas(sigmas)
+    if not isinstance(sigmas, Tensor) or sigmas.ndim != 1:
+        raise ValueError("sigmas must be a 1-D tensor of noise levels")
     if sigmas.numel() < steps + 1:
         raise ValueError(
             f"the schedule has {sigmas.numel() - 1} steps, fewer than the {steps} asked for: "

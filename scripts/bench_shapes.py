@@ -1,7 +1,7 @@
 """Ground-truth benchmarks in the shapes world: drag, DiffEdit masks, prompt changes; SDE vs ODE (issue 11).
 
 Every edit of a shapes scene has an exact answer, so the pack's nodes are scored against it
-(sampling/shapes_metrics.py) instead of by eye. Runs ComfyUI in this process (the pack loaded by
+(shapes/metrics.py) instead of by eye. Runs ComfyUI in this process (the pack loaded by
 ComfyUI's own loader) on the pack's conditional shapes model (32 px), calling the same nodes a graph
 runs, and counts the model's forward passes through ComfyUI's unet wrapper.
 
@@ -71,7 +71,7 @@ SPLITS = {"tuning": (11, 12), "heldout": (2011, 2012)}  # (drag seed, edit seed)
 def drag_cases(n: int, split: str = "heldout"):
     """n single-object scenes (any of the 8 classes) and a drag of the object's centre to a random point
     0.1–0.6 of the side away, inside the image: [(scene, answer, class prompt, (sx, sy, tx, ty) in px)]."""
-    from sampling import shapes_world as world
+    from shapes import world
 
     rng = np.random.default_rng(SPLITS[split][0])
     out = []
@@ -91,7 +91,7 @@ def drag_cases(n: int, split: str = "heldout"):
 def edit_cases(n: int, split: str = "heldout"):
     """n single-object scenes, each with a recolour (to another palette colour) and a reshape (disc ↔ square):
     [(scene, {"recolour": answer, "reshape": answer})]."""
-    from sampling import shapes_world as world
+    from shapes import world
 
     rng = np.random.default_rng(SPLITS[split][1])
     out = []
@@ -106,7 +106,7 @@ def edit_cases(n: int, split: str = "heldout"):
 
 
 def prompt_of(shape) -> str:
-    from sampling import shapes_world as world
+    from shapes import world
 
     return f"{world.COLOURS[shape.colour]} {world.KINDS[shape.kind]}"
 
@@ -147,7 +147,7 @@ class Bench:
 
 
 def latent_of(scene):
-    from sampling import shapes_world as world
+    from shapes import world
 
     return {"samples": world.render(scene, SIZE) * 2 - 1}
 
@@ -265,8 +265,7 @@ def run_masked_recolour(b: Bench, scene, lat, src, tgt, seed: int, steps: int):
     """(image, cost) of the shapes prompt-change example's recipe (EXAMPLE_RECOLOUR): the object's mask grown
     by 2 px (what a user paints), Cycle-SDE recorded with the source prompt at CFG 1, replayed with the target
     prompt at CFG 7.5 against the source prompt as the negative, inside the mask."""
-    from sampling import shapes_metrics as metrics
-    from sampling import shapes_world as world
+    from shapes import metrics, world
 
     e = EXAMPLE_RECOLOUR
     mask = metrics.dilate(world.object_masks(scene, SIZE)[0, 0], e["grow"]).float()[None]

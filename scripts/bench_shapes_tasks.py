@@ -32,8 +32,7 @@ def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None
               masked: tuple[bool, ...] = (False, True), **over) -> list[dict]:
     """Rows of one task over n scenes of `split` (default: TASK_SPLIT[task]), and an example grid; `methods`
     keeps only those drag methods (all of the task's by default)."""
-    from sampling import shapes_metrics as metrics
-    from sampling import shapes_world as world
+    from shapes import metrics, world
 
     split = split or TASK_SPLIT[task]
     rows, grid = [], []

@@ -3,7 +3,7 @@
 Starts ComfyUI's own server (main.py) on 127.0.0.1, puts an input picture in its input folder and
 queues one graph of core and pack nodes; the results come back over HTTP (/view).
 
-With no checkpoint named it runs on the pack's own learned shapes model (nodes/shapes_weights/,
+With no checkpoint named it runs on the pack's own learned shapes model (shapes/weights/,
 docs/shapes_training.md; 32 px, seconds per edit on a CPU): the input is a scene of the shapes
 world drawn by SDE Edit: Shapes Scene (a red disc on a gradient, background seed 2026, fixed before
 any result was seen and used by no tuning run), the graph runs SDE Edit Drag Points, SDE-Drag (the
@@ -34,7 +34,7 @@ from hostlib import ROOT, ComfyServer  # noqa: E402
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: never shadow ComfyUI's own `nodes` module
 
-SHAPES_WEIGHTS = "shapes_cond_32.safetensors"  # the conditional shapes model (nodes/shapes_weights/)
+SHAPES_WEIGHTS = "shapes_cond_32.safetensors"  # the conditional shapes model (shapes/weights/)
 SHAPES_SIZE = 32  # the side it was trained at
 ZOOM = 8  # panels of the shapes demo are upscaled this much (nearest) in the side-by-side image
 
@@ -61,7 +61,7 @@ DEMO_TARGET = (0.7, 0.5)  # where the disc is dragged (fractions of the side)
 
 def demo_scene(seed: int = DEMO_SCENE["seed"]):
     """(scene, dragged answer, reshaped answer) of the shapes demo, from the shapes world's own parameters."""
-    from sampling import shapes_world as world
+    from shapes import world
 
     d = DEMO_SCENE
     scene = world.one_object_scene(seed, d["text"], d["x"], d["y"], d["radius"])
@@ -221,7 +221,7 @@ def main() -> int:
                 graph = drag_graph(None, points, steps, args.t0, args.cfg, args.seed, r=round(o.r * size) + 2,
                                    change=("red disc", "red square"), scene_seed=args.scene_seed)
                 what = f"the shapes model {SHAPES_WEIGHTS}"
-                from sampling import shapes_world as world
+                from shapes import world
 
                 answers = {k: world.render(v, size)[0].permute(1, 2, 0).numpy()
                            for k, v in (("drag", moved), ("change", reshaped))}

@@ -1,6 +1,6 @@
 """Draw the pack's icon (docs/icon.png, 400 × 400) from the shapes world: a red disc on one of its gradients,
 dragged right, the way the Drag Points editor shows a drag (red dot at the source, yellow shaft, blue head),
-over a faint copy where the disc was. Rendered by sampling.shapes_world (no font, a fixed scene seed): the same
+over a faint copy where the disc was. Rendered by shapes.world (no font, a fixed scene seed): the same
 bytes on every run.
 
     python scripts/make_icon.py [--out docs/icon.png]
@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from sampling import shapes_world as world  # noqa: E402
+from shapes import world  # noqa: E402
 
 SIZE = 400
 OUT = ROOT / "docs" / "icon.png"

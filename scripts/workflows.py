@@ -34,7 +34,7 @@ class Settings:
     points: str = '[{"source": [300, 384], "target": [420, 384]}]'  # for the 768 px example.png
     flow_ckpt: str = "flux1-dev-fp8.safetensors"  # a flow model (Flux, SD3.x) for the flow-model graphs
     flow_steps: int = 24  # the sync-SDE authors' Flux default: 24 steps below t0 = 24/28
-    shapes_weights: str = "shapes_cond_32.safetensors"  # the pack's own shapes model (nodes/shapes_weights/)
+    shapes_weights: str = "shapes_cond_32.safetensors"  # the pack's own shapes model (shapes/weights/)
     shapes_size: int = 32  # the side it was trained at
     shapes_steps: int = 20  # steps below t0 in the shapes edits (seconds on a CPU)
     shapes_tries: int = 4  # the shapes recolour's batch: tries with their own noise
@@ -438,7 +438,7 @@ def shapes_input(s: Settings):
     from PIL import Image
 
     sys.path.insert(0, str(ROOT))
-    from sampling import shapes_world as world
+    from shapes import world
 
     x, y, r, seed = s.shapes_scene
     rgb = world.render(world.one_object_scene(seed, "red disc", x, y, r), s.shapes_size)[0].permute(1, 2, 0)

@@ -46,7 +46,7 @@ def test_two_prompts_give_a_mask_at_image_size_on_every_family(host, family_mode
     assert mask.device == dev and soft.device == dev
     assert torch.equal(latent["samples"], before)
     # Nearest upscaling: each latent pixel is an 8×8 block, and Resample's bilinear resize to the latent
-    # (comfy_adapter.mask_to_latent) gives back exactly the latent values.
+    # (nodes/comfy/model.py mask_to_latent) gives back exactly the latent values.
     blocks = soft.reshape(B, 8, 8, 8, 8)
     assert torch.equal(blocks, blocks[:, :, :1, :, :1].expand_as(blocks))
     back = torch.nn.functional.interpolate(mask[:, None], size=(8, 8), mode="bilinear", align_corners=False)

@@ -1,4 +1,4 @@
-"""The noise path of every model family ComfyUI 0.3.75 can make, read from behaviour (nodes/model_kinds.py),
+"""The noise path of every model family ComfyUI 0.3.75 can make, read from behaviour (nodes/comfy/kinds.py),
 and types that follow no known path refused with their names, by the node a user runs."""
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ FAMILIES = [
 
 
 def adapter(host):
-    """The pack's comfy_adapter module as ComfyUI's loader imported it (its package name is the folder's path)."""
+    """The pack's nodes/comfy/model.py as ComfyUI's loader imported it (its package name is the folder's path)."""
     package = host.node("SDEEditResample").__module__.rsplit(".", 2)[0]
-    return importlib.import_module(f"{package}.nodes.comfy_adapter")
+    return importlib.import_module(f"{package}.nodes.comfy.model")
 
 
 def patched(host, node: str, args: tuple):

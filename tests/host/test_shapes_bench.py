@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from sampling import shapes_world as world
 from sampling.drag import parse_points, substep_count
+from shapes import world
 
 STEPS = 6  # steps below t0 (the benchmark: 20)
 N = 2

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from stage_helpers import call, max_err, record, resample
 
-from sampling import shapes_world as world
+from shapes import world
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WEIGHTS = "shapes_cond_32.safetensors"
@@ -22,13 +22,13 @@ PROMPTS = ("blue square", "red disc", "yellow square", "green disc")
 @pytest.fixture(scope="module")
 def shapes(host):
     """(model, vae) of the committed conditional 32 px model, through the pack's loader node."""
-    if not (ROOT / "nodes" / "shapes_weights" / WEIGHTS).exists():
-        pytest.fail(f"nodes/shapes_weights/{WEIGHTS} is missing: run scripts/train_shapes.py (docs/shapes_training.md)")
+    if not (ROOT / "shapes" / "weights" / WEIGHTS).exists():
+        pytest.fail(f"shapes/weights/{WEIGHTS} is missing: run python -m shapes.training (docs/shapes_training.md)")
     return call(host, "SDEEditLoadShapesModel", weights=WEIGHTS)
 
 
 def test_the_weights_say_how_they_were_trained():
-    record = json.loads((ROOT / "nodes" / "shapes_weights" / WEIGHTS).with_suffix(".json").read_text())
+    record = json.loads((ROOT / "shapes" / "weights" / WEIGHTS).with_suffix(".json").read_text())
     assert record["settings"]["conditional"] and record["settings"]["size"] == 32
     assert record["steps"] > 0 and record["train_seconds"] > 0 and record["final_loss"] < 0.2
     assert len(record["loss_curve"]) == record["steps"] // record["loss_every"]
@@ -105,7 +105,7 @@ def test_ksampler_draws_the_world_and_the_class_the_prompt_names(host, shapes):
 
 
 def test_the_unconditional_model_draws_the_world(host):
-    if not (ROOT / "nodes" / "shapes_weights" / "shapes_uncond_32.safetensors").exists():
+    if not (ROOT / "shapes" / "weights" / "shapes_uncond_32.safetensors").exists():
         pytest.skip("no unconditional shapes model committed yet")
     images = sample_prompt(host, "", batch=6, cfg=1.0, weights="shapes_uncond_32.safetensors")
     inside = world.in_world(images)

@@ -117,7 +117,7 @@ def test_rows_merge_per_row_values_such_as_flux_guidance(host):
 
     import comfy.conds
 
-    adapter = sys.modules[host.node("SDEEditSyncSDE").__module__].adapter  # the pack as ComfyUI loaded it
+    adapter = sys.modules[host.node("SDEEditSyncSDE").__module__].rows  # the pack as ComfyUI loaded it
 
     def entry(guidance, tokens):
         return {"uuid": object(), "model_conds": {

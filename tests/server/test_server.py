@@ -91,8 +91,7 @@ def test_the_main_job_graph_runs_on_the_shapes_model(comfy_server):
     place, as the shipped example claims."""
     from demo import DEMO_TARGET, demo_scene, drag_graph, errors, output_panels
 
-    from sampling import shapes_metrics as metrics
-    from sampling import shapes_world as world
+    from shapes import metrics, world
 
     scene, moved, reshaped = demo_scene()
     o = scene.shapes[0]

@@ -113,7 +113,7 @@ def test_drag_examples_change_the_latent_by_their_points(comfy_server, input_ima
 
 def test_shapes_generate_example_draws_the_prompt_s_class(comfy_server):
     """KSampler with the pack's shapes model draws what the prompt names: a red disc, as the example says."""
-    from sampling import shapes_world as world
+    from shapes import world
 
     image = as_tensor(output_image(comfy_server, WORKFLOWS["sde_edit_shapes_generate"](SHIPPED)))
     label = world.parse_prompt("red disc")
@@ -130,7 +130,7 @@ DRAG_PX, DRAG_ERR, SHIFT_PX, RECOLOUR_ERR, BG_ERR = 2.5, 0.04, 3.0, 0.04, 0.03
 
 
 def shipped_scene():
-    from sampling import shapes_world as world
+    from shapes import world
 
     x, y, r, seed = SHIPPED.shapes_scene
     return world.one_object_scene(seed, "red disc", x, y, r)
@@ -143,8 +143,7 @@ def as_tensor(image: Image.Image):
 
 
 def test_shapes_drag_example_moves_the_disc_to_the_target(comfy_server):
-    from sampling import shapes_metrics as metrics
-    from sampling import shapes_world as world
+    from shapes import metrics, world
 
     graph = WORKFLOWS["sde_edit_shapes_drag"](SHIPPED)
     scene = shipped_scene()
@@ -160,8 +159,7 @@ def test_shapes_drag_example_moves_the_disc_to_the_target(comfy_server):
 def test_shapes_prompt_change_example_makes_the_disc_a_square_in_place(comfy_server):
     """The example makes SHIPPED.shapes_tries tries (the model reshapes in place in about 60 % of them): at
     least one is a red square in place, and every try keeps the background."""
-    from sampling import shapes_metrics as metrics
-    from sampling import shapes_world as world
+    from shapes import metrics, world
 
     graph = WORKFLOWS["sde_edit_shapes_prompt_change"](SHIPPED)
     scene = shipped_scene()

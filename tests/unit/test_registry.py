@@ -17,9 +17,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PLACEHOLDERS = re.compile(r"todo|tbd|xxx|your[-_ ]|example\.com|changeme|<.*>", re.I)
 TESTED_COMFYUI = "0.3.75"
 # What a user's install runs: ComfyUI imports __init__.py, which imports nodes/ and sampling/; web/ is the
-# frontend extension; the shapes model's weights sit in nodes/shapes_weights/.
+# frontend extension; the shapes model's weights sit in shapes/weights/.
 RUNTIME = ("__init__.py", "nodes/", "sampling/", "web/", "web/docs/", "example_workflows/", "subgraphs/",
-           "nodes/shapes_weights/",
+           "shapes/weights/",
            "LICENSE", "README.md", "pyproject.toml", "requirements.txt")
 
 
@@ -88,4 +88,4 @@ def test_the_package_keeps_what_runs_and_drops_the_tests():
     for need in RUNTIME:
         assert any(p == need or p.startswith(need) for p in kept), f"{need} would be left out of the package"
     assert not [p for p in kept if p.startswith(("tests/", "scripts/", "docs/"))]  # tests, tools, docs, benchmarks
-    assert any(p.startswith("nodes/shapes_weights/") and p.endswith(".safetensors") for p in kept)
+    assert any(p.startswith("shapes/weights/") and p.endswith(".safetensors") for p in kept)

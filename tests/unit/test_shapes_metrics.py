@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sampling import shapes_metrics as metrics
-from sampling import shapes_world as world
+from shapes import metrics, world
 
 S = 32
 

@@ -2,11 +2,10 @@
 
 import json
 import pathlib
-import sys
 
 import torch
 
-from sampling.shapes_unet import ShapesUNet, scaled_linear_alphas_cumprod
+from shapes.unet import ShapesUNet, scaled_linear_alphas_cumprod
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -26,9 +25,8 @@ def test_the_schedule_is_sd15s():
 
 
 def test_a_short_training_run_writes_weights_and_a_record(tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import train_shapes
-    from shapes_report import load
+    from shapes import training as train_shapes
+    from shapes.report import load
 
     out = tmp_path / "tiny"
     train_shapes.main(["--conditional", "--steps", "2", "--threads", "1", "--batch", "4", "--out", str(out)])

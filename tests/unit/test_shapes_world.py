@@ -4,7 +4,7 @@ import time
 
 import torch
 
-from sampling import shapes_world as world
+from shapes import world
 
 
 def test_the_same_seed_gives_the_same_scenes_and_pixels():

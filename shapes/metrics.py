@@ -1,11 +1,11 @@
 """Ground-truth metrics of edits in the shapes world (issue "shapes benchmarks"; docs/design.md §8).
 
-Every edit of a shapes scene has an exact answer (`shapes_world.moved / recoloured / reshaped`), so an
+Every edit of a shapes scene has an exact answer (`world.moved / recoloured / reshaped`), so an
 edited image is scored against the rendered answer instead of judged by eye. Images are [3, H, W] in
 [0, 1]; masks [H, W]; positions in pixels (x right, y down, pixel centres at k + 0.5). Pure torch.
 
 - `components`: connected regions (8-neighbourhood) of a 0/1 mask.
-- `fit_scene` (sampling/shapes_fit.py): the nearest in-world one-object scene to an image and its
+- `fit_scene` (shapes/fit.py): the nearest in-world one-object scene to an image and its
   residual, the `realism` of an edit: about 0 for any rendered scene (the object anywhere), clearly more
   for grain, ghosts of an old object, seams, blur or noisy patches.
 - `drag_metrics`: where the dragged object ended up (centroid distance to the target, IoU with the
@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import shapes_world as world
-from .shapes_fit import fit_scene
+from . import world
+from .fit import fit_scene
 
-PALETTE_TOL = 0.25  # RGB distance within which a pixel counts as a palette colour (shapes_world.palette_pixels)
+PALETTE_TOL = 0.25  # RGB distance within which a pixel counts as a palette colour (world.palette_pixels)
 
 
 def components(mask: Tensor) -> list[Tensor]:
@@ -89,7 +89,7 @@ def drag_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
     - `hole_err`: mean |out − answer| over the hole; `outside_err`: over everything farther than 2 px from
       the object's source and target areas (what the drag should not touch); `err`: over the whole image.
     - `realism`: the residual of the nearest in-world scene (`fit_scene`), whatever the object's place.
-    - `wrong_colour`: 1 when the image's dominant palette object (`shapes_world.dominant_object`) is not
+    - `wrong_colour`: 1 when the image's dominant palette object (`world.dominant_object`) is not
       in the dragged object's colour (recoloured, or another colour took over), else 0.
     - `catastrophic`: 1 when `lost`, `wrong_colour` or `dist` > 5 px, else 0.
     """
@@ -127,7 +127,7 @@ def drag_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
 def edit_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -> dict[str, float]:
     """Scores of a prompt change of object `i` (recolour, reshape); `answer` is the edited scene.
 
-    - `colour_ok` / `kind_ok`: the image's dominant palette object (`shapes_world.dominant_object`) has
+    - `colour_ok` / `kind_ok`: the image's dominant palette object (`world.dominant_object`) has
       the answer's colour / kind; `class_ok` both.
     - `shift`: pixels from the object's centre to the centroid of the largest region of the answer's
       colour (nan when that colour is absent): did the object stay in place.

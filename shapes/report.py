@@ -1,6 +1,6 @@
 """Loss curves and a sample grid of the shapes models, with the in-the-world statistics (docs/shapes_training.md).
 
-    .host/venv/bin/python scripts/shapes_report.py nodes/shapes_weights/shapes_cond_32 [--per-class 4 --steps 50]
+    .host/venv/bin/python -m shapes.report shapes/weights/shapes_cond_32 [--per-class 4 --steps 50]
 
 Samples with a plain ancestral DDPM loop (η = 1 DDIM on 50 strided timesteps of the discrete
 schedule) and classifier-free guidance, in this process, without ComfyUI; the host test
@@ -12,15 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sampling import shapes_world as world  # noqa: E402
-from sampling.shapes_unet import ShapesUNet, scaled_linear_alphas_cumprod  # noqa: E402
+from . import world
+from .unet import ShapesUNet, scaled_linear_alphas_cumprod
 
 
 def load(stem: pathlib.Path) -> tuple[ShapesUNet, dict]:
@@ -76,7 +72,7 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--cfg", type=float, default=3.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--docs", default=str(ROOT / "docs"))
+    p.add_argument("--docs", default=str(pathlib.Path(__file__).resolve().parents[1] / "docs"))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     import matplotlib

@@ -1,12 +1,12 @@
 """Train the shapes world's ε-prediction UNet on the CPU (docs/design.md §8; docs/shapes_training.md).
 
-    .host/venv/bin/python scripts/train_shapes.py --conditional --size 32 --minutes 40 --threads 1 \
-        --out nodes/shapes_weights/shapes_cond_32
+    .host/venv/bin/python -m shapes.training --conditional --size 32 --minutes 40 --threads 1 \
+        --out shapes/weights/shapes_cond_32
 
 writes `<out>.safetensors` (EMA weights, fp16, config in the metadata) and `<out>.json` (settings,
 seed, steps, training time, final loss, loss curve), rewritten every `--save-every` minutes so a
 run that is stopped early still leaves usable weights. Data are drawn fresh every step from the
-seeded world (sampling/shapes_world.py): no data set, no download. Schedule: SD's scaled_linear
+seeded world (shapes/world.py): no data set, no download. Schedule: SD's scaled_linear
 discrete one (β 0.00085–0.012, 1000 steps), the one ComfyUI's ModelSamplingDiscrete uses.
 """
 
@@ -16,17 +16,13 @@ import argparse
 import json
 import os
 import pathlib
-import sys
 import time
 
 import numpy as np
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sampling import shapes_world as world  # noqa: E402
-from sampling.shapes_unet import ShapesUNet, config_of, scaled_linear_alphas_cumprod  # noqa: E402
+from . import world
+from .unet import ShapesUNet, config_of, scaled_linear_alphas_cumprod
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -7,7 +7,7 @@ clearly more for grain, ghosts or rings of an old object, seams, blur and noisy 
 
 For a fixed geometry (angle, kind, cx, cy, r) the rendering is linear in the 9 colours: per channel,
 pixel = bg0·pool((1 − m)(1 − w)) + bg1·pool((1 − m)·w) + rgb·pool(m), with m the object's hard mask
-and w the gradient weight, both at 2× (`shapes_world.render`). All three channels share those three
+and w the gradient weight, both at 2× (`world.render`). All three channels share those three
 basis images, so each candidate geometry costs one 3×3 least-squares solve; a batch of candidates is
 solved at once. The geometry starts from the image (largest palette-coloured region for centre and
 size, a plane fit of the rest for the angle), a coarse grid (both kinds, centre ±1.5 px, radius ±1 px)
@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import shapes_world as world
+from . import world
 
-SS = 2  # supersampling of shapes_world.render
+SS = 2  # supersampling of world.render
 RIDGE = 1e-6  # keeps the normal equations solvable when a basis image is empty (object off the image)
 SHIFTS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # coarse grid (px) of the centre around the region's centroid
 GROWS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # and of the radius around the region's area's
@@ -37,7 +37,7 @@ def _hi_grid(n: int) -> tuple[Tensor, Tensor]:
 
 
 def _weights(angle: Tensor, n: int) -> Tensor:
-    """[B, N, N] gradient weight w at 2× for angles [B] (as shapes_world._background)."""
+    """[B, N, N] gradient weight w at 2× for angles [B] (as world._background)."""
     x, y = _hi_grid(n)
     ux, uy = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
     half = 0.5 * (ux.abs() + uy.abs())
@@ -45,7 +45,7 @@ def _weights(angle: Tensor, n: int) -> Tensor:
 
 
 def _masks(kind: Tensor, cx: Tensor, cy: Tensor, r: Tensor, n: int) -> Tensor:
-    """[B, N, N] 0/1 hard masks at 2× (as shapes_world._hard_masks); all inputs [B], fractions of the side."""
+    """[B, N, N] 0/1 hard masks at 2× (as world._hard_masks); all inputs [B], fractions of the side."""
     x, y = _hi_grid(n)
     dx, dy, r = x - cx.view(-1, 1, 1), y - cy.view(-1, 1, 1), r.view(-1, 1, 1)
     disc = dx * dx + dy * dy <= r * r
@@ -103,7 +103,7 @@ def _plane_angle(image: Tensor, where: Tensor) -> float:
 
 
 def _largest_palette_region(image: Tensor) -> Tensor | None:
-    from .shapes_metrics import components  # here: shapes_metrics imports this module
+    from .metrics import components  # here: metrics imports this module
 
     hits = world.palette_pixels(image[None])[0]
     regions = [r for c in range(hits.shape[0]) for r in components(hits[c])[:1]]
