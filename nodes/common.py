@@ -9,6 +9,7 @@ from comfy_api.latest import io
 
 from ..sampling import Trajectory
 from ..sampling.guidance import SCHEDULES
+from .comfy import guider
 from .comfy import model as cm
 from .limits import shown
 
@@ -84,25 +85,25 @@ class _Choices(dict):
 PRECISIONS = _Choices("precision", {"float32": torch.float32, "float64": torch.float64})
 
 
-def t0_input() -> io.Float.Input:
+def t0_input(default: float = 0.6, tooltip: str | None = None) -> io.Float.Input:
     return io.Float.Input(
-        "t0", default=0.6, min=0.01, max=1.0, step=0.01,
-        tooltip="How far up the noise range stage 1 goes: a fraction of the model's time range (1 = pure noise). "
-                "Higher edits more and keeps less. Means the same on SD1.5, SDXL, SD3 and Flux.")
+        "t0", default=default, min=0.01, max=1.0, step=0.01,
+        tooltip=tooltip or "How far up the noise range stage 1 goes: a fraction of the model's time range (1 = pure "
+                           "noise). Higher edits more and keeps less. Means the same on SD1.5, SDXL, SD3 and Flux.")
 
 
-def steps_input(default: int = 20) -> io.Int.Input:
+def steps_input(default: int = 20, tooltip: str | None = None) -> io.Int.Input:
     return io.Int.Input(
         "steps", default=default, min=1, max=1000,
-        tooltip="Steps actually run between t0 and the clean end (the paper's n). The grid is the tail of a full "
-                "schedule of round(steps / t0) steps, as KSampler does with denoise = t0.")
+        tooltip=tooltip or "Steps actually run between t0 and the clean end (the paper's n). The grid is the tail of "
+                           "a full schedule of round(steps / t0) steps, as KSampler does with denoise = t0.")
 
 
-def scheduler_input() -> io.Combo.Input:
+def scheduler_input(tooltip: str | None = None) -> io.Combo.Input:
     return io.Combo.Input(
         "scheduler", options=list(cm.SCHEDULERS), default="simple",
-        tooltip="ComfyUI's scheduler that places the noise levels ('simple' and 'normal' are uniform in the "
-                "model's timestep, as in the paper).")
+        tooltip=tooltip or "ComfyUI's scheduler that places the noise levels ('simple' and 'normal' are uniform in "
+                           "the model's timestep, as in the paper).")
 
 
 def seed_input(what: str) -> io.Int.Input:
@@ -122,10 +123,10 @@ def cfg_inputs(default: float = 1.0) -> list[io.Input]:
     ]
 
 
-def precision_input() -> io.Combo.Input:
+def precision_input(tooltip: str | None = None) -> io.Combo.Input:
     return io.Combo.Input(
         "precision", options=list(PRECISIONS), default="float32",
-        tooltip="dtype of the solver state and of the recorded trajectory. float64 keeps Cycle-SDE's "
+        tooltip=tooltip or "dtype of the solver state and of the recorded trajectory. float64 keeps Cycle-SDE's "
                 "reconstruction exact under strong guidance (the paper's Table 3); the model still runs in "
                 "its own dtype.")
 
@@ -162,6 +163,13 @@ def output_latent(latent: dict, samples: torch.Tensor) -> dict:
     out = dict(latent)
     out["samples"] = samples
     return out
+
+
+def run_body(model, conds: dict, cfg: float, latent: dict, sigmas: torch.Tensor, seed: int, body) -> dict:
+    """The LATENT that `body` (a SAMPLER form's body) makes from `latent` inside the guider, with the node's
+    conditioning at `cfg`: the one way a node that has a SAMPLER form runs it."""
+    out = guider.run(model, conds, cfg, latent["samples"], sigmas, seed, guider.LoopSampler(body))
+    return output_latent(latent, out)
 
 
 def start_state(model, x: torch.Tensor, trajectory: Trajectory) -> torch.Tensor:

@@ -34,8 +34,13 @@ from .common import (
     check_links,
     newer_schema_fields,
     output_latent,
+    precision_input,
     require_trajectory,
+    run_body,
+    scheduler_input,
     seed_input,
+    steps_input,
+    t0_input,
 )
 
 # The node's defaults for the two SDE-Drag options (the paper's algorithm is grid paper + square_noise
@@ -135,10 +140,8 @@ class SDEDrag(io.ComfyNode):
                 io.Conditioning.Input("negative", tooltip="The negative prompt (evaluated only where the scale > 1)."),
                 io.Latent.Input("latent", tooltip="The input image's latent (VAE Encode)."),
                 points_input(),
-                io.Float.Input("t0", default=0.6, min=0.01, max=1.0, step=0.01,
-                               tooltip="How far up the noise range each sub-step goes (the paper: 0.6)."),
-                io.Int.Input("steps", default=120, min=1, max=1000,
-                             tooltip="Steps below t0 per sub-step (the paper: 120; try 20–40 for a quick look)."),
+                t0_input(tooltip="How far up the noise range each sub-step goes (the paper: 0.6)."),
+                steps_input(120, "Steps below t0 per sub-step (the paper: 120; try 20–40 for a quick look)."),
                 io.Float.Input("step_size", default=2.0, min=0.5, max=64.0, step=0.5,
                                tooltip="Latent pixels moved per sub-step (the paper: 2). The longest drag sets the "
                                        "number of sub-steps m."),
@@ -152,10 +155,8 @@ class SDEDrag(io.ComfyNode):
                 io.Combo.Input("multi_point", options=list(MULTI_POINT), default="simultaneous",
                                tooltip="simultaneous: all drags move together, sub-step by sub-step (the paper). "
                                        "sequential: one drag after the other, each in its own sub-steps."),
-                io.Combo.Input("scheduler", options=list(cm.SCHEDULERS), default="simple",
-                               tooltip="ComfyUI's scheduler that places the noise levels (grid scheduler only)."),
-                io.Combo.Input("precision", options=list(PRECISIONS), default="float32",
-                               tooltip="dtype of the solver state and the trajectory."),
+                scheduler_input("ComfyUI's scheduler that places the noise levels (grid scheduler only)."),
+                precision_input("dtype of the solver state and the trajectory."),
                 io.Combo.Input("grid", options=list(cm.GRIDS), default=DEFAULT_GRID,
                                tooltip="scheduler: the tail of ComfyUI's schedule, ending at σ = 0. paper: the "
                                        "authors' grid, uniform in the model's timestep, ending at its lowest "
@@ -202,6 +203,5 @@ class SDEDrag(io.ComfyNode):
             return sde_drag(ctx.denoise, x, plan, sigmas, path, scales, seed, r=r, alpha=alpha, beta=beta,
                             method=method, square_noise=square_noise, mask=m_lat, dtype=dt, callback=bar)
 
-        out = guider.run(model, {"positive": positive, "negative": negative}, cfg, samples, sigmas, seed,
-                         guider.LoopSampler(body))
-        return io.NodeOutput(output_latent(latent, out))
+        return io.NodeOutput(run_body(model, {"positive": positive, "negative": negative}, cfg, latent, sigmas, seed,
+                                      body))

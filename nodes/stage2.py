@@ -28,8 +28,8 @@ from .common import (
     check_trajectory,
     conditioning_inputs,
     newer_schema_fields,
-    output_latent,
     require_trajectory,
+    run_body,
     seed_input,
     start_state,
 )
@@ -117,9 +117,8 @@ class Resample(io.ComfyNode):
         traj = check_trajectory(model, trajectory, samples, method if method in METHODS else None)
         body = Stage2(traj, method, seed, scales=guidance_scales(traj.steps, cfg, cfg_schedule),
                       mask=cm.mask_to_latent(mask, samples), progress=cm.progress(model, traj.steps))
-        out = guider.run(model, {"positive": positive, "negative": negative}, cfg, samples, traj.sigmas, seed,
-                         guider.LoopSampler(body))
-        return io.NodeOutput(output_latent(latent, out))
+        return io.NodeOutput(run_body(model, {"positive": positive, "negative": negative}, cfg, latent, traj.sigmas,
+                                      seed, body))
 
 
 class Sampler(io.ComfyNode):

@@ -25,11 +25,12 @@ from .common import (
     check_choice,
     check_links,
     newer_schema_fields,
-    output_latent,
     precision_input,
+    run_body,
     scheduler_input,
     seed_input,
     steps_input,
+    t0_input,
 )
 
 
@@ -103,12 +104,10 @@ class SyncSDE(io.ComfyNode):
                                        "models such as Flux use 1 and the guidance on the conditioning)."),
                 io.Latent.Input("latent", tooltip="The input image's latent (VAE Encode)."),
                 steps_input(default=24),
-                io.Float.Input(
-                    "t0", default=0.86, min=0.01, max=1.0, step=0.01,
-                    tooltip="Where both paths start: a fraction of the model's time range (1 = pure noise), as on "
-                            "the stage nodes. The levels are the last `steps` of a round(steps / t0)-step schedule, "
-                            "so the authors' '28 steps, starting at step 4' is steps 24, t0 0.86. Higher edits "
-                            "more and keeps less."),
+                t0_input(0.86, "Where both paths start: a fraction of the model's time range (1 = pure noise), as "
+                               "on the stage nodes. The levels are the last `steps` of a round(steps / t0)-step "
+                               "schedule, so the authors' '28 steps, starting at step 4' is steps 24, t0 0.86. "
+                               "Higher edits more and keeps less."),
                 scheduler_input(),
                 _seed(),
                 _discretization_input(),
@@ -140,9 +139,8 @@ class SyncSDE(io.ComfyNode):
                              f"euler_maruyama is undefined on a flow model: lower t0 below {steps / (steps + 0.5):.3f} "
                              "(round(steps / t0) must exceed steps), or use the ddpm discretization") from None
         body = SyncBody(source, source_cfg, discretization, seed, precision, cm.progress(model, steps))
-        out = guider.run(model, {"positive": target, "negative": negative}, target_cfg, samples, sigmas, seed,
-                         guider.LoopSampler(body))
-        return io.NodeOutput(output_latent(latent, out))
+        return io.NodeOutput(run_body(model, {"positive": target, "negative": negative}, target_cfg, latent, sigmas,
+                                      seed, body))
 
 
 class SyncSDESampler(io.ComfyNode):
