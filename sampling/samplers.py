@@ -35,13 +35,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .kernels import Mean, coupled_step, cycle_residual, ddim_step, ddpm_mean, ddpm_std, ddpm_step, forward_step
+from .kernels import Mean, coupled_step, cycle_residual, ddim_step, ddpm_mean, ddpm_std, forward_step
 from .schedule import check_sigmas, check_steps, coeffs
 from .trajectory import Trajectory, check_method
 
 Denoiser = Callable[[Tensor, Tensor, Tensor], Tensor]
 NoiseSampler = Callable[[Tensor, Tensor], Tensor]
 Callback = Callable[[int, Tensor, Tensor], Any]
+Levels = tuple[Tensor, Tensor, Tensor, Tensor]
+Drive = Callable[[int, Tensor, Levels], tuple[Tensor, Tensor | None]]
 
 
 def gaussian_noise(like: Tensor, generator: torch.Generator) -> NoiseSampler:
@@ -64,6 +66,13 @@ def _levels(sigmas: Tensor, path: str, dtype: torch.dtype, device: torch.device)
 def _state_dtype(x: Tensor, dtype: torch.dtype | None) -> torch.dtype:
     """The solver dtype: `dtype`, or x's dtype promoted to at least float32."""
     return dtype if dtype is not None else torch.promote_types(x.dtype, torch.float32)
+
+
+def _start(x0: Tensor, sigmas: Tensor, path: str, dtype: torch.dtype | None) -> tuple[Tensor, ...]:
+    """Stage 1's start: the checked grid, x0 copied into the solver dtype, and (σ, a, s) per level."""
+    check_sigmas(sigmas, path)
+    x = x0.detach().to(_state_dtype(x0, dtype), copy=True)
+    return (x, *_levels(sigmas, path, x.dtype, x.device))
 
 
 def _scales(scales: Tensor | float, n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -100,15 +109,12 @@ def forward_trajectory(
     meta: dict[str, Any] | None = None,
 ) -> Trajectory:
     """Stage 1, model-free: noise x0 (= x_n) up to σ_0 by Eq. 7, as a chain or as independent marginals."""
-    check_sigmas(sigmas, path)
-    dt = _state_dtype(x0, dtype)
-    x_n = x0.detach().to(dt, copy=True)
+    x_n, sig, a, s = _start(x0, sigmas, path, dtype)
     noise = generator if callable(generator) else gaussian_noise(x_n, generator)
-    sig, a, s = _levels(sigmas, path, dt, x_n.device)
     n = sig.numel() - 1
     latents: list[Tensor] = [x_n] * (n + 1)
     for i in range(n - 1, -1, -1):
-        z = noise(sig[i + 1], sig[i]).to(x_n.device, dt)
+        z = noise(sig[i + 1], sig[i]).to(x_n.device, x_n.dtype)
         j = i + 1 if markov else n
         latents[i] = forward_step(latents[j], a[j], s[j], a[i], s[i], z)
     return Trajectory(sigmas, path, tuple(latents), "noise_adding", meta=meta or {})
@@ -125,12 +131,9 @@ def ddim_invert(
     meta: dict[str, Any] | None = None,
 ) -> Trajectory:
     """Alg. 4: the DDIM step run upward from x0 (= x_n) to σ_0; the step σ_{i+1} → σ_i uses scale w_i."""
-    check_sigmas(sigmas, path)
-    dt = _state_dtype(x0, dtype)
-    x = x0.detach().to(dt, copy=True)
-    sig, a, s = _levels(sigmas, path, dt, x.device)
+    x, sig, a, s = _start(x0, sigmas, path, dtype)
     n = sig.numel() - 1
-    w = _scales(scales, n, dt, x.device)
+    w = _scales(scales, n, x.dtype, x.device)
     latents: list[Tensor] = [x] * (n + 1)
     for k, i in enumerate(range(n - 1, -1, -1)):
         if s[i + 1] > 0:
@@ -198,6 +201,36 @@ def _check_mask(mask: Tensor | None, x: Tensor) -> Tensor | None:
     return mask.to(x.device, x.dtype)
 
 
+def _replay(
+    drive: Drive,
+    state: Tensor,
+    a: Tensor,
+    s: Tensor,
+    mean: Mean,
+    mask: Tensor | None,
+    latents: tuple[Tensor, ...] | None,
+    callback: Callback | None,
+) -> Tensor:
+    """The one stage-2 loop, shared by `sample` and `sample_coupled`. Step i = σ_i → σ_{i+1}:
+
+        x̂0, r_i  = drive(i, x̃_i, (a_i, s_i, a_{i+1}, s_{i+1}))   the step's one model call, and its residual
+        x̃_{i+1}  = μ(x̃_i, x̂0) + r_i                             kernels.coupled_step (μ alone if r_i is None)
+        x̃_{i+1} ← m·x̃_{i+1} + (1 − m)·x_{i+1}                    the mask, at the output level
+
+    then `callback(i, x̃_{i+1}, x̂0)`. The DDPM step is μ + r with r = τ·w, Cycle-SDE μ + r with the
+    recorded r, DDIM the bare μ = ddim_step.
+    """
+    for i in range(a.numel() - 1):
+        t_s = (a[i], s[i], a[i + 1], s[i + 1])
+        x0_hat, r = drive(i, state, t_s)
+        state = mean(state, x0_hat, *t_s) if r is None else coupled_step(state, x0_hat, r, *t_s, mean=mean)
+        if mask is not None:
+            state = mask * state + (1 - mask) * latents[i + 1].to(state)
+        if callback is not None:
+            callback(i, state, x0_hat)
+    return state
+
+
 def sample(
     denoise: Denoiser,
     x: Tensor,
@@ -232,23 +265,20 @@ def sample(
     state = x.detach().to(dt)
     m = _check_mask(mask, state)
     sig, a, s = _levels(sigmas, path, dt, state.device)
-    n = sig.numel() - 1
-    w = _scales(scales, n, dt, state.device)
-    for i in range(n):
+    w = _scales(scales, sig.numel() - 1, dt, state.device)
+
+    def drive(i: int, state: Tensor, t_s: Levels) -> tuple[Tensor, Tensor | None]:
         x0_hat = _denoise(denoise, state, sig[i], w[i])
-        t_s = (a[i], s[i], a[i + 1], s[i + 1])
         if method == "ddim":
-            state = ddim_step(state, x0_hat, *t_s)
-        elif method == "ddpm":
+            return x0_hat, None
+        if method == "ddpm":
             z = noise_sampler(sig[i], sig[i + 1]).to(state) if s[i + 1] > 0 else torch.zeros_like(state)
-            state = ddpm_step(state, x0_hat, *t_s, z)
-        else:
-            state = coupled_step(state, x0_hat, traj.residuals[i].to(state), *t_s)
-        if m is not None:
-            state = m * state + (1 - m) * traj.latents[i + 1].to(state)
-        if callback is not None:
-            callback(i, state, x0_hat)
-    return state.to(x.dtype)
+            return x0_hat, ddpm_std(*t_s) * z
+        return x0_hat, traj.residuals[i].to(state)
+
+    mean = ddim_step if method == "ddim" else ddpm_mean
+    latents = traj.latents if traj is not None else None
+    return _replay(drive, state, a, s, mean, m, latents, callback).to(x.dtype)
 
 
 def sample_coupled(
@@ -294,19 +324,16 @@ def sample_coupled(
     w_src = w_tgt if source_scales is None else _scales(source_scales, n, dt, state.device)
     if residual is not None and mean is not ddpm_mean:
         raise ValueError("editing the residual is defined for DDPM steps only (mean = ddpm_mean)")
-    for i in range(n):
+
+    def drive(i: int, state: Tensor, t_s: Levels) -> tuple[Tensor, Tensor]:
         x_t = x[i].to(state)
         both = torch.cat([x_t, state])
         sigma = sig[i].expand(2 * b)
         scale = torch.cat([w_src[i].expand(b), w_tgt[i].expand(b)])
         x0_src, x0_tgt = _denoise(denoise, both, sigma, scale).split(b)
-        t_s = (a[i], s[i], a[i + 1], s[i + 1])
         r = cycle_residual(x[i + 1].to(state), x_t, x0_src, *t_s, mean=mean)
         if residual is not None:
             r = residual(i, r, ddpm_std(*t_s))
-        state = coupled_step(state, x0_tgt, r, *t_s, mean=mean)
-        if m is not None:
-            state = m * state + (1 - m) * x[i + 1].to(state)
-        if callback is not None:
-            callback(i, state, x0_tgt)
-    return state.to(y.dtype)
+        return x0_tgt, r
+
+    return _replay(drive, state, a, s, mean, m, x, callback).to(y.dtype)
