@@ -10,9 +10,10 @@ setup:
 test: setup
 	$(PY) -m pytest
 
-# Everything but the long soak: for a developer's quick loop (CI runs `make test`).
+# Everything but the long soak and the benchmark smoke tests (markers soak, bench): for a developer's quick loop
+# (CI runs `make test`, the whole suite).
 test-quick: setup
-	$(PY) -m pytest -m "not soak"
+	$(PY) -m pytest -m "not soak and not bench"
 
 test-unit: setup
 	$(PY) -m pytest -m unit

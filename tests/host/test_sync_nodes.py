@@ -129,9 +129,17 @@ def test_rows_merge_per_row_values_such_as_flux_guidance(host):
     assert merged[0]["model_conds"]["guidance"].cond.tolist() == [1.0, 1.0, 3.5, 3.5]
     ctx = merged[0]["model_conds"]["c_crossattn"].cond
     assert ctx.shape == (4, 4, 8) and ctx[:2].eq(1.0).all() and ctx[2:].eq(3.5).all()
-    # A context of another length is repeated to a common one, as ComfyUI batches positive and negative.
-    assert adapter._rows_cond([[entry(1.0, 4)], [entry(3.5, 8)]], rows=2)[0]["model_conds"]["c_crossattn"].cond.shape \
-        == (4, 8, 8)
+    # A context of another length is repeated to a common one, as ComfyUI batches positive and negative: the
+    # 4-token source context (tokens numbered 0–3) is tiled twice, token by token, the 8-token target kept as it is.
+    short, long = entry(1.0, 4), entry(3.5, 8)
+    tokens = lambda n, first: (first + torch.arange(float(n))).reshape(1, n, 1).repeat(1, 1, 8)  # noqa: E731
+    short["model_conds"]["c_crossattn"] = comfy.conds.CONDCrossAttn(tokens(4, 0))
+    long["model_conds"]["c_crossattn"] = comfy.conds.CONDCrossAttn(tokens(8, 10))
+    ctx = adapter._rows_cond([[short], [long]], rows=2)[0]["model_conds"]["c_crossattn"].cond
+    tiled, own = torch.arange(4.0).repeat(2), 10 + torch.arange(8.0)
+    assert ctx.shape == (4, 8, 8), ctx.shape
+    assert torch.equal(ctx[:2], tiled.reshape(1, 8, 1).expand(2, 8, 8)), ctx[:2, :, 0]
+    assert torch.equal(ctx[2:], own.reshape(1, 8, 1).expand(2, 8, 8)), ctx[2:, :, 0]
     # Whole-entry settings and other entry counts cannot be merged row by row.
     assert adapter._rows_cond([[entry(1.0, 4) | {"strength": 0.5}], [entry(3.5, 4)]], rows=2) is None
     assert adapter._rows_cond([[entry(1.0, 4)], [entry(3.5, 4), entry(2.0, 4)]], rows=2) is None

@@ -129,6 +129,9 @@ def test_the_main_job_graph_runs(comfy_server):
     images = {meta["filename"].split("_")[1]: np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
               for meta, png in comfy_server.images(comfy_server.run(graph)) if meta["type"] == "output"}
     assert set(images) == {"arrows", "sde", "ode"} and images["sde"].shape == images["ode"].shape == (64, 64, 3)
+    # Two edits, not one picture twice: SDE-Drag's injected noise makes it differ from ODE-Drag's deterministic
+    # path even on the random-weight test checkpoint (whose pictures cannot be scored: the shapes test above is).
+    assert np.abs(images["sde"] - images["ode"]).max() > 2, "SDE-Drag and ODE-Drag gave the same picture"
     source = np.asarray(Image.open(comfy_server.dirs["input"] / "demo_input.png").convert("RGB"), dtype=np.int16)
     assert images["arrows"].shape == (256, 256, 3)  # Drag Points' preview, enlarged 4 times (nearest)
     assert (images["arrows"] != source.repeat(4, 0).repeat(4, 1)).any()  # the arrow is drawn

@@ -8,6 +8,8 @@ from unit_helpers import SHAPE, grid, models
 
 from sampling import ddim_invert, forward_trajectory, guidance_scales, record_cycle_sde, sample
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
+
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 GUIDANCE = {  # name -> (model, cfg, schedule)
     "plain": ("gaussian", 1.0, "constant"),
@@ -16,14 +18,6 @@ GUIDANCE = {  # name -> (model, cfg, schedule)
     "linear3": ("guided", 3.0, "linear"),
 }
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: torch's thread pool only adds contention (20× slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def x0_of(dtype: torch.dtype) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """Ready for the Comfy registry: the pyproject fields it reads, with real values; the security lint it runs; an
 icon the repository draws itself; and a package (git's files minus .comfyignore) that still has what runs."""
 
+import ast
 import fnmatch
 import pathlib
 import re
@@ -8,11 +9,37 @@ import subprocess
 import sys
 
 import tomllib
-from hostlib import NEWER_FRONTEND, PINNED_FRONTEND
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def script_constants(script: str) -> dict[str, object]:
+    """The module-level `NAME = <expression>` assignments of scripts/<script>, read with ast, not imported (the
+    unit tier imports nothing from scripts/): literals as values, anything else as its string constants joined
+    by `/` (so `ROOT / "docs" / "icon.png"` reads "docs/icon.png")."""
+    found: dict[str, object] = {}
+    for node in ast.parse((ROOT / "scripts" / script).read_text()).body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            names = [target] if isinstance(target, ast.Name) else getattr(target, "elts", [])
+            values = node.value.elts if len(names) > 1 and isinstance(node.value, ast.Tuple) else [node.value]
+            for name, value in zip(names, values, strict=True):
+                if isinstance(name, ast.Name):
+                    try:
+                        found[name.id] = ast.literal_eval(value)
+                    except ValueError:
+                        strings = [n for n in ast.walk(value) if isinstance(n, ast.Constant)
+                                   and isinstance(n.value, str)]
+                        found[name.id] = "/".join(n.value for n in sorted(strings, key=lambda n: n.col_offset))
+    return found
+
+
+HOSTLIB = script_constants("hostlib.py")
+PINNED_FRONTEND, NEWER_FRONTEND = HOSTLIB["PINNED_FRONTEND"], HOSTLIB["NEWER_FRONTEND"]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PLACEHOLDERS = re.compile(r"todo|tbd|xxx|your[-_ ]|example\.com|changeme|<.*>", re.I)
 TESTED_COMFYUI = "0.3.75"
@@ -46,13 +73,21 @@ def test_the_declared_comfyui_and_frontend_ranges_are_the_tested_ones():
     assert "1.32.8" not in frontend.specifier
 
 
-def test_the_icon_is_the_one_the_script_draws():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from make_icon import OUT, icon
-    from PIL import Image
+def test_the_frontend_versions_are_read_from_hostlib():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", PINNED_FRONTEND) and re.fullmatch(r"\d+\.\d+\.\d+", NEWER_FRONTEND)
+    assert tuple(map(int, PINNED_FRONTEND.split("."))) < tuple(map(int, NEWER_FRONTEND.split(".")))
 
-    assert PYPROJECT["tool"]["comfy"]["Icon"].endswith("/main/" + OUT.relative_to(ROOT).as_posix())
-    drawn, saved = icon(), Image.open(OUT).convert("RGB")
+
+def test_the_icon_is_the_one_the_script_draws(tmp_path):
+    """scripts/make_icon.py, run as a script, draws the same pixels as the committed icon."""
+    out = script_constants("make_icon.py")["OUT"]
+    assert out == "docs/icon.png"
+    assert PYPROJECT["tool"]["comfy"]["Icon"].endswith("/main/" + out)
+    drawn_path = tmp_path / "icon.png"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_icon.py"), "--out", str(drawn_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    drawn, saved = Image.open(drawn_path).convert("RGB"), Image.open(ROOT / out).convert("RGB")
     assert saved.size == (400, 400) and drawn.tobytes() == saved.tobytes()
 
 

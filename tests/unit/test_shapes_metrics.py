@@ -10,6 +10,8 @@ import torch
 
 from shapes import metrics, world
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
+
 S = 32
 
 
@@ -110,14 +112,6 @@ def test_mask_iou_and_post_processing():
 # Realism: the nearest in-world one-object scene (fit_scene) and its residual.
 
 N_SCENES = 20
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def one_object(k):

@@ -6,22 +6,16 @@ the ODE (DDIM) transports p̃ and p by the same map, so it stays about constant 
 (DDPM) and Cycle-SDE contract it (Thms 3.1, 3.3). Cycle-SDE records its residuals on forward
 trajectories of real data samples, then replays them from the mismatched prior.
 
-The experiment (data, samplers, the histogram KL estimator and its bias) is scripts/toy_fig5.py,
-shared with the benchmark, which plots the same curves (docs/benchmarks.md).
+The experiment (data, samplers, the histogram KL estimator and its bias) is in sampling/analytic.py,
+shared with the benchmark (scripts/bench/scale.py), which plots the same curves (docs/benchmarks.md).
 """
 
 import pytest
-import torch
-from toy_fig5 import kl_along  # the experiment itself, shared with scripts/benchmark.py
 
+from sampling.analytic import kl_along  # the experiment itself, shared with the benchmark
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: torch's thread pool only adds contention (20× slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
+
 
 
 @pytest.mark.parametrize("prior", ["normal", "uniform"])
