@@ -6,14 +6,17 @@ A smoke test of the plumbing, not a timed test: the numbers themselves are not c
 import re
 import subprocess
 
+import pytest
 from hostlib import PYTHON, ROOT, require_host
+
+pytestmark = pytest.mark.bench
 
 FIGURES = ("overhead.png", "recording.png", "memory.png", "scaling.png", "toy_fig5.png", "table3.png")
 
 
 def test_quick_benchmark_writes_every_section(tmp_path):
     require_host()
-    from benchmark import SECTIONS
+    from bench.suite import SECTIONS
 
     proc = subprocess.run([str(PYTHON), "scripts/benchmark.py", "--quick", "--threads", "1", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -9,25 +9,27 @@ import re
 import pytest
 
 from sampling.drag import parse_points, substep_count
-from shapes import world
+from shapes import metrics, world
+
+pytestmark = pytest.mark.bench
 
 STEPS = 6  # steps below t0 (the benchmark: 20)
 N = 2
-DRAGS = ("copy_paste", "ode", "sde", "sde_vacated")  # of bench_shapes.DRAG_VARIANTS: the floor, ODE, two SDEs
+DRAGS = ("copy_paste", "ode", "sde", "sde_vacated")  # of bench.shapes_config.DRAG_VARIANTS: the floor, ODE, two SDEs
 
 
 @pytest.fixture(scope="module")
 def bench(host):
-    from bench_shapes import Bench
+    from bench.shapes_run import Bench
 
-    return Bench(nodes=host.nodes)
+    return Bench(host)
 
 
 @pytest.fixture(scope="module")
 def results(bench, tmp_path_factory):
     """{task: rows} of the three tasks on 3 scenes, written as the benchmark writes them."""
-    from bench_shapes import write_rows
-    from bench_shapes_tasks import task_rows
+    from bench.shapes_run import write_rows
+    from bench.shapes_tasks import task_rows
 
     out = tmp_path_factory.mktemp("shapes_bench")
     rows = {
@@ -41,7 +43,7 @@ def results(bench, tmp_path_factory):
 
 
 def test_drag_rows_count_the_calls_of_algorithm_1(results):
-    from bench_shapes import drag_cases
+    from bench.shapes_config import drag_cases
 
     _, rows = results
     rows = rows["drag"]
@@ -54,7 +56,6 @@ def test_drag_rows_count_the_calls_of_algorithm_1(results):
             assert by.get("copy_paste", {"calls": 0})["calls"] == 0
             assert by["sde"]["calls"] == by["sde_vacated"]["calls"] == m * STEPS  # record and replay fused
             assert by["ode"]["calls"] == m * (2 * STEPS - 1)  # inversion (its last level needs no call) and DDIM
-        assert by["sde"]["drag_px"] == pytest.approx(math.hypot(pts[2] - pts[0], pts[3] - pts[1]))
 
 
 def test_drags_move_the_object_towards_the_target(results):
@@ -65,12 +66,9 @@ def test_drags_move_the_object_towards_the_target(results):
     for r in rows["drag"]:
         assert 0 <= r["iou"] <= 1 and r["hole_err"] >= 0 and r["outside_err"] >= 0
         assert r["catastrophic"] in (0, 1) and r["err"] > 0 and r["realism"] >= 0
-        assert r["catastrophic"] == float(r["lost"] == 1 or r["wrong_colour"] == 1 or r["dist"] > 5)
         if r["method"].startswith("sde"):
             assert r["lost"] == 0 and r["dist"] < r["drag_px"], r
-        elif r["method"] == "ode":
-            assert (r["lost"] == 1) == math.isnan(r["dist"]), r  # lost exactly when no object is found
-        else:
+        elif r["method"] == "copy_paste":
             assert r["dist"] < 1.5 and r["iou"] > 0.6, r
     floor = [r for r in rows["drag"] if r["method"] == "copy_paste"]
     sde = [r for r in rows["drag"] if r["method"] == "sde" and not r["masked"]]
@@ -98,7 +96,7 @@ def test_semantic_rows_and_their_costs(results):
 
 
 def test_diffedit_rows(results):
-    from bench_shapes import NOISES, STRENGTHS, THRESHOLDS
+    from bench.shapes_config import NOISES, STRENGTHS, THRESHOLDS
 
     _, rows = results
     rows = rows["diffedit"]
@@ -113,7 +111,7 @@ def test_diffedit_rows(results):
 
 
 def test_report_from_the_rows(results):
-    from bench_shapes_report import write_report
+    from bench.shapes_report import write_report
 
     out, _ = results
     text = write_report(out, out / "report.md")
@@ -127,7 +125,7 @@ def test_report_from_the_rows(results):
 
 
 def test_cases_are_seeded_and_inside_the_image():
-    from bench_shapes import drag_cases, edit_cases
+    from bench.shapes_config import drag_cases, edit_cases
 
     a, b = drag_cases(20), drag_cases(20)
     assert [x[3] for x in a] == [x[3] for x in b]
@@ -139,3 +137,27 @@ def test_cases_are_seeded_and_inside_the_image():
     for scene, answers in edit_cases(20):
         assert answers["recolour"].shapes[0].colour != scene.shapes[0].colour
         assert answers["reshape"].shapes[0].kind != scene.shapes[0].kind
+
+
+def test_known_answers_score_as_known(results):
+    """The metrics on answers known in the shapes world: the exact render of the answer scores (about) 0 and
+    is a clean, in-world scene; leaving the object where it was scores the drag's full length (and, for a
+    recolour, the wrong class); the copy-paste floor scores worse than the exact answer."""
+    from bench.shapes_config import SIZE, drag_cases, edit_cases
+
+    _, rows = results
+    for k, (scene, answer, _, pts) in enumerate(drag_cases(N)):
+        exact = metrics.drag_metrics(world.render(answer, SIZE)[0], scene, answer, 0)
+        assert exact["err"] < 1e-6 and exact["hole_err"] < 1e-6 and exact["outside_err"] < 1e-6, exact
+        assert exact["dist"] < 0.5 and exact["iou"] > 0.8 and exact["lost"] == exact["catastrophic"] == 0, exact
+        assert exact["realism"] < 0.02, exact
+        unmoved = metrics.drag_metrics(world.render(scene, SIZE)[0], scene, answer, 0)
+        assert unmoved["dist"] == pytest.approx(math.hypot(pts[2] - pts[0], pts[3] - pts[1]), abs=0.75), unmoved
+        assert unmoved["err"] > 0.01 and unmoved["hole_err"] > 0.1
+        floor = next(r for r in rows["drag"] if r["scene"] == k and r["method"] == "copy_paste")
+        assert floor["err"] > exact["err"] + 0.01 and floor["realism"] > exact["realism"], floor
+    for scene, answers in edit_cases(N):
+        exact = metrics.edit_metrics(world.render(answers["recolour"], SIZE)[0], scene, answers["recolour"], 0)
+        assert exact["class_ok"] == 1 and exact["shift"] < 0.5 and exact["err"] < 1e-6 and exact["bg_err"] < 1e-6
+        unedited = metrics.edit_metrics(world.render(scene, SIZE)[0], scene, answers["recolour"], 0)
+        assert unedited["colour_ok"] == 0 and unedited["class_ok"] == 0 and unedited["err"] > 0.01, unedited

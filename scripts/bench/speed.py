@@ -1,5 +1,6 @@
 """Benchmark sections 1–3: stage-2 overhead against ComfyUI's samplers, Cycle-SDE recording with
-batching and fused into the sampling calls, and model calls per edit (scripts/benchmark.py runs them)."""
+batching and fused into the sampling calls, and model calls per edit (scripts/benchmark.py runs them:
+bench.suite.SECTIONS)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import json
 import statistics
 from pathlib import Path
 
-from bench_host import (
-    CallCounter,
-    Comfy,
+from inprocess import CallCounter, Comfy
+
+from bench.report import ms, pyplot, save, table
+from bench.workloads import (
     Inputs,
     custom_advanced,
     interleaved,
@@ -21,7 +23,6 @@ from bench_host import (
     resample,
     sde_drag,
 )
-from bench_report import ms, pyplot, save, table
 
 CFG = 3.0  # > 1: every call evaluates both prompts (one batch), as in real edits
 TARGET = 1.05
@@ -41,13 +42,6 @@ def _verdict(ratio: float, q1: float) -> str:
     return "yes" if ratio <= TARGET else "**no**" if q1 > TARGET else "noise"
 
 
-def count(counter: CallCounter, fn) -> tuple[int, int]:
-    """(model calls, batch rows summed over the calls) of one run of fn."""
-    counter.rows.clear()
-    fn()
-    return counter.calls, sum(counter.rows)
-
-
 def counted_warmup(model, runs: dict) -> tuple[dict, dict]:
     """Run each of `runs` once with the model's calls counted: the warm-up round of the timing that follows.
     Returns ({name: (calls, rows)}, {name: output})."""
@@ -55,9 +49,9 @@ def counted_warmup(model, runs: dict) -> tuple[dict, dict]:
     calls, outputs = {}, {}
     try:
         for name, fn in runs.items():
-            counter.rows.clear()
+            counter.calls.clear()
             outputs[name] = fn()
-            calls[name] = counter.calls, sum(counter.rows)
+            calls[name] = len(counter.calls), sum(counter.calls)
     finally:
         counter.detach()
     return calls, outputs
@@ -211,7 +205,7 @@ def model_calls(c: Comfy, plan, out: Path, notes: list[str]) -> str:
     for method, ours_f, paper in (("sde", m * n, f"{m}·{n} = {m * n} calls of 4 rows (fused); the paper's original "
                                                   f"code: {2 * m * n} (record and sample apart)"),
                                   ("ode", m * (2 * n - 1), f"{2 * m * n} (inversion + sampling)")):
-        k, r = count(counter, lambda method=method: c.call_at_defaults(
+        k, r = counter.count(lambda method=method: c.call_at_defaults(
             "SDEEditSDEDrag", sockets, {"points": DRAG, "method": method, **quick}))
         name = "SDE-Drag" if method == "sde" else "ODE-Drag"
         rows.append([name, f"n = {n}, m = {m}, CFG {cfg} linear, t0 {d['t0']}", k, r,
@@ -222,7 +216,7 @@ def model_calls(c: Comfy, plan, out: Path, notes: list[str]) -> str:
     if c.has("SDEEditDiffEditMask"):
         noises = _defaults(c, "SDEEditDiffEditMask")["noises"]
         mask_sockets = dict(sockets, target=inp.target, reference=inp.pos)
-        mask_k, mask_r = count(counter, lambda: c.call_at_defaults("SDEEditDiffEditMask", mask_sockets))
+        mask_k, mask_r = counter.count(lambda: c.call_at_defaults("SDEEditDiffEditMask", mask_sockets))
         rows.append(["DiffEdit mask", f"{noises} noises, batch all", mask_k, mask_r,
                      "⌈noises / batch⌉ = 1 (2 prompts × noises rows; CFG's negative cancels)",
                      f"1 call of {4 * noises} rows (diffusers `generate_mask`)"])
@@ -247,7 +241,7 @@ def model_calls(c: Comfy, plan, out: Path, notes: list[str]) -> str:
                  "ratio 0.7, record and sample fused)"),
                 ("DiffEdit-ODE (mask, inversion, DDIM)", diffedit_ode, ("1 + (n − 1) + n", 2 * n2),
                  "1 + 35 + 35 = 71 calls, 180 rows (diffusers `invert` + pipeline: 50 steps, strength 0.7)")):
-            k, r = count(counter, fn)
+            k, r = counter.count(fn)
             rows.append([name, f"n = {n2}, t0 {ds['t0']}, CFG 7.5, mask at defaults", mask_k + k, mask_r + r,
                          f"{formula[0]} = {formula[1]}", theirs])
             if mask_k + k != formula[1]:
@@ -259,7 +253,7 @@ def model_calls(c: Comfy, plan, out: Path, notes: list[str]) -> str:
     if c.has("SDEEditSyncSDE"):
         # the source caption for inputs named like the source, the target prompt for the others
         sync_sockets = dict(sockets, source=inp.pos, reference=inp.pos, target=inp.target, positive=inp.target)
-        k, r = count(counter, lambda: c.call_at_defaults("SDEEditSyncSDE", sync_sockets, quick))
+        k, r = counter.count(lambda: c.call_at_defaults("SDEEditSyncSDE", sync_sockets, quick))
         ds = _defaults(c, "SDEEditSyncSDE") | quick
         settings = ", ".join(f"{key} = {ds[key]}" for key in ("steps", "t0", "target_cfg", "discretization")
                              if ds.get(key) is not None)

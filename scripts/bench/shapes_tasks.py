@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import pathlib
 
-from bench_shapes import (
+from bench.shapes_config import (
     DEFAULTS,
     DRAG_VARIANTS,
     NOISES,
@@ -17,14 +17,11 @@ from bench_shapes import (
     TASK_SPLIT,
     TASKS,
     THRESHOLDS,
-    Bench,
     drag_cases,
     edit_cases,
-    run_diffedit,
-    run_drag,
-    run_semantic,
 )
-from bench_stats import save_grid
+from bench.shapes_run import Bench, run_diffedit, run_drag, run_semantic
+from bench.stats import save_grid
 
 
 def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None, grid_scenes: int = 6,

@@ -14,8 +14,9 @@ import os
 import pathlib
 
 import numpy as np
-from bench_shapes import DEFAULTS, OUT, REPORT, STEPS_SWEEP, STRENGTHS, SWEEPS, THRESHOLDS
-from bench_stats import bootstrap, fmt, paired
+
+from bench.shapes_config import DEFAULTS, OUT, REPORT, STEPS_SWEEP, STRENGTHS, SWEEPS, THRESHOLDS
+from bench.stats import bootstrap, fmt, paired
 
 DRAG_METHODS = {
     "copy_paste": "copy-paste, no resampling (floor)",

@@ -1,5 +1,6 @@
 """Benchmark sections 4–6: peak memory, scaling with steps and image size, and the paper's claims that
-need no real weights (the toy experiment of Fig. 5, the analogue of Table 3). Run by scripts/benchmark.py."""
+need no real weights (the toy experiment of Fig. 5, the analogue of Table 3). Run by scripts/benchmark.py
+(bench.suite.SECTIONS)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import math
 from pathlib import Path
 
 import torch
-import toy_fig5
-from bench_host import Comfy, Inputs, interleaved, median, record, record_resample, resample
-from bench_memory import measure
-from bench_report import fit, fit_linear, ms, pyplot, save, table
+from inprocess import Comfy
+
+from bench.memory import measure
+from bench.report import fit, fit_linear, ms, pyplot, save, table
+from bench.workloads import Inputs, interleaved, median, record, record_resample, resample
+from sampling.analytic import TOY_METHODS, TOY_PRIORS, kl_along
 
 CFG = 3.0
 MEMORY_CONFIGS = (  # (label, workload, record batch_size, max rows per call as a function of steps n)
@@ -57,7 +60,7 @@ def memory(c: Comfy, plan, out: Path, notes: list[str]) -> str:
     img = save(fig, out, "memory.png")
     return "\n\n".join([
         f"Each run in {where} on {ckpt} at {size} px, {n} steps, CFG {CFG} (SDE-Drag's linear schedule "
-        f"for our runs, constant for KSampler). Method (scripts/bench_memory.py): load ComfyUI, the checkpoint, "
+        f"for our runs, constant for KSampler). Method (scripts/bench/memory.py): load ComfyUI, the checkpoint, "
         f"prompts and latent; warm up with a one-step KSampler at 64 px; return freed heap to the system "
         f"(`malloc_trim`) and reset the kernel's peak-RSS mark (`/proc/self/clear_refs`); run once; the peak "
         f"(`VmHWM`) minus the resident set before the run is the memory the run added at its peak: activations, "
@@ -168,19 +171,19 @@ def paper_claims(c: Comfy, plan, out: Path, notes: list[str]) -> str:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 1-D toy tensors: a thread pool only adds contention
     try:
-        for (path, prior), ax in zip([(p, q) for p in ("ve", "flow") for q in toy_fig5.PRIORS], axes.flat,
+        for (path, prior), ax in zip([(p, q) for p in ("ve", "flow") for q in TOY_PRIORS], axes.flat,
                                      strict=True):
-            kls = {m: toy_fig5.kl_along(m, path, prior, checks, n_samples, steps) for m in toy_fig5.METHODS}
+            kls = {m: kl_along(m, path, prior, checks, n_samples, steps) for m in TOY_METHODS}
             for m, ys in kls.items():
                 ax.plot((0, *checks), ys, marker="o", ms=3, label=m)
-            ax.set_title(f"{'VE (EPS)' if path == 've' else 'flow'} path, prior {toy_fig5.PRIORS[prior]}")
+            ax.set_title(f"{'VE (EPS)' if path == 've' else 'flow'} path, prior {TOY_PRIORS[prior]}")
             ax.set_ylabel("KL(p̃_t ‖ p_t)")
             ax.legend()
             start = kls["ddim"][0]
             ode_flat = all(0.8 * start <= k <= 1.1 * start for k in kls["ddim"])
             sde_falls = all(kls[m][-1] < 0.35 * start for m in ("ddpm", "cycle_sde"))
-            rows.append([path, toy_fig5.PRIORS[prior], f"{start:.3f}",
-                         *[f"{kls[m][-1]:.3f}" for m in toy_fig5.METHODS],
+            rows.append([path, TOY_PRIORS[prior], f"{start:.3f}",
+                         *[f"{kls[m][-1]:.3f}" for m in TOY_METHODS],
                          "yes" if ode_flat and sde_falls else "**no**"])
             if not (ode_flat and sde_falls):
                 notes.append(f"Fig. 5 not reproduced on the {path} path with prior {prior}.")
@@ -221,11 +224,11 @@ def paper_claims(c: Comfy, plan, out: Path, notes: list[str]) -> str:
         "### The toy experiment (Fig. 5): SDE vs ODE under prior mismatch",
         f"Data: a 1-D two-mode Gaussian mixture with an exact denoiser (`sampling.analytic`); stage 2 starts "
         f"from a prior that is not the true marginal, with {n_samples} samples over {steps} steps; the curve is "
-        f"the KL between the samples' histogram and the exact marginal (scripts/toy_fig5.py, the same code as "
+        f"the KL between the samples' histogram and the exact marginal (sampling/analytic.py, the same code as "
         f"the unit test tests/unit/test_toy_fig5.py). The paper's claims: KL stays constant along the ODE "
         f"(Thm 3.2) and falls along the SDE (Thm 3.1) and Cycle-SDE (Thm 3.3). \"Reproduced\" means: the ODE "
         f"stays within [0.8, 1.1] of the start and both SDEs end below 0.35 of it.",
-        table(["path", "prior", "KL at t0", *[f"end, {m}" for m in toy_fig5.METHODS], "reproduced"], rows),
+        table(["path", "prior", "KL at t0", *[f"end, {m}" for m in TOY_METHODS], "reproduced"], rows),
         toy_img,
         "### Table 3 analogue: Cycle-SDE reconstruction vs guidance scale, float32 and float64",
         f"Cycle-SDE Record then Resample `cycle_sde` with the same prompt and scale, unedited, on {ckpt} at "

@@ -1,6 +1,6 @@
 """Peak memory of one workload, each in a fresh process (used by scripts/benchmark.py).
 
-    python scripts/bench_memory.py '[{"checkpoint": "sd15", "size": 128, "workload": "sde_drag", "steps": 8,
+    cd scripts && python -m bench.memory '[{"checkpoint": "sd15", "size": 128, "workload": "sde_drag", "steps": 8,
                                       "cfg": 3.0, "batch_size": 0, "threads": 0}]'
 
 prints one JSON line: a list with one result per configuration. Method, per configuration: load
@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+SCRIPTS = Path(__file__).resolve().parent.parent
 
 
 def _status_mib(key: str) -> float:
@@ -57,9 +57,11 @@ def worker(configs: list[dict]) -> list[dict]:
 
     if configs[0].get("threads"):
         torch.set_num_threads(int(configs[0]["threads"]))
-    from bench_host import WORKLOADS, Comfy, Inputs, ksampler
+    from inprocess import Comfy
 
-    c = Comfy()
+    from bench.workloads import WORKLOADS, Inputs, ksampler
+
+    c = Comfy(cpu=not torch.cuda.is_available(), quiet=True)
     c.quiet_progress()
     results = []
     for config in configs:
@@ -88,8 +90,8 @@ def measure(configs: list[dict], fresh: bool = True, timeout: float = 600.0) -> 
 
     todo = [cfg for cfg in configs if json.dumps(cfg, sort_keys=True) not in _MEASURED]
     for batch in [[cfg] for cfg in todo] if fresh else [todo] if todo else []:
-        proc = subprocess.run([str(PYTHON), str(Path(__file__)), json.dumps(batch)], capture_output=True, text=True,
-                              timeout=timeout, cwd=HERE.parent)
+        proc = subprocess.run([str(PYTHON), "-m", "bench.memory", json.dumps(batch)], capture_output=True, text=True,
+                              timeout=timeout, cwd=SCRIPTS)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[")]
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"memory worker failed ({proc.returncode}) for {batch}:\n{proc.stderr[-3000:]}")
@@ -101,6 +103,5 @@ def measure(configs: list[dict], fresh: bool = True, timeout: float = 600.0) -> 
 _MEASURED: dict[str, dict] = {}  # a configuration measured once per benchmark run (sections 4 and 5 share one)
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
+if __name__ == "__main__":  # `python -m bench.memory CONFIGS` in scripts/ (sys.path[0]: scripts/)
     print(json.dumps(worker(json.loads(sys.argv[1]))), flush=True)

@@ -53,17 +53,3 @@ def fmt(ci: tuple, digits: int = 2, pct: bool = False) -> str:
     f = (lambda x: f"{100 * x:.0f}") if pct else (lambda x: f"{x:.{digits}f}")
     return f"{f(m)} [{f(lo)}, {f(hi)}]"
 
-
-def machine() -> str:
-    import os
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end"
