@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import pathlib
+import sys
 import tempfile
 
-from hostlib import ComfyServer, browser_script
+from hostlib import ROOT, ComfyServer, browser_script
 from PIL import Image, ImageDraw
 
 SIZE = (640, 299)  # the frame check_workflows.cjs fits each graph in (1500 × 700 px), scaled down
@@ -63,3 +64,24 @@ def output_strip(server: ComfyServer, graph: dict, scene_input: Image.Image | No
     labels = ["result"] if len(outputs) == 1 else [f"try {k + 1}" for k in range(len(outputs))]
     panels = ([("input", scene_input)] if scene_input is not None else []) + list(zip(labels, outputs, strict=True))
     return strip(panels)
+
+
+def write_all(server: ComfyServer, out: pathlib.Path, graphs: dict, starts: dict) -> None:
+    """<out>/<name>.jpg for every example: a shapes example (a key of `starts`, with its input picture or None)
+    its own output strip, any other its graph as drawn from <out>/<name>.json."""
+    shots = graph_shots(server, [out / f"{name}.json" for name in graphs if name not in starts])
+    for name, graph in graphs.items():
+        image = output_strip(server, graph, starts[name]) if name in starts else shots[name]
+        image.save(out / f"{name}.jpg", quality=85, optimize=True)
+        print(f"wrote {out / name}.jpg")
+
+
+def scene_picture(x: float, y: float, r: float, seed: int, size: int) -> Image.Image:
+    """The red disc scene the shapes edits start from (what SDE Edit: Shapes Scene draws)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from shapes import world
+
+    rgb = world.render(world.one_object_scene(seed, "red disc", x, y, r), size)[0].permute(1, 2, 0)
+    return Image.fromarray((rgb.numpy() * 255).round().astype(np.uint8))

@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import re
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from hostlib import ROOT, ComfyServer, browser_script  # noqa: E402
+from hostlib import ROOT, ComfyServer  # noqa: E402
+from workflow_ui import frontend_blueprint, to_ui  # noqa: E402
 
 OUT_DIR = ROOT / "example_workflows"
 
@@ -336,96 +337,6 @@ BLUEPRINTS = {
 SUBGRAPH_DIR = ROOT / "subgraphs"
 
 
-# --- API graph -> UI workflow ---------------------------------------------------------------
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-
-
-def _is_widget(spec: list) -> bool:
-    kind, opts = spec[0], (spec[1] if len(spec) > 1 else {})
-    return (isinstance(kind, list) or kind in WIDGET_TYPES) and not opts.get("forceInput")
-
-
-def _ordered_inputs(info: dict) -> list[tuple[str, list]]:
-    order = info.get("input_order", {})
-    out = []
-    for section in ("required", "optional"):
-        specs = info["input"].get(section, {})
-        for name in order.get(section, list(specs)):
-            out.append((name, specs[name]))
-    return out
-
-
-def _add_link(links: list, out_links: dict, value: list, dst: int, dst_slot: int, kind: str, ids: dict) -> int:
-    """Append the link [id, from node, from slot, to node, to slot, type] of an input `value` = [node, slot]."""
-    link = len(links) + 1
-    src, slot = value
-    links.append([link, ids[src], slot, dst, dst_slot, kind])
-    out_links.setdefault((src, slot), []).append(link)
-    return link
-
-
-# Nodes that show a picture get room for it: the Drag Points editor (clicks need a picture of a few hundred
-# pixels), Preview Image (the shapes examples' 256 px previews) and Save Image.
-UI_SIZES = {"SDEEditDragPoints": (400, 440), "PreviewImage": (300, 330), "SaveImage": (300, 330)}
-
-
-def to_ui(graph: dict, object_info: dict) -> dict:
-    """The UI (litegraph) workflow of an API-format graph, laid out left to right by depth."""
-    ids = {nid: int(nid) for nid in graph}
-    depth: dict[str, int] = {}
-
-    def depth_of(nid: str) -> int:
-        if nid not in depth:
-            ups = [v[0] for v in graph[nid]["inputs"].values() if isinstance(v, list)]
-            depth[nid] = 1 + max((depth_of(u) for u in ups), default=-1)
-        return depth[nid]
-
-    links, nodes, rows = [], [], {}
-    out_links: dict[tuple[str, int], list[int]] = {}
-    for nid in sorted(graph, key=lambda n: (depth_of(n), ids[n])):
-        node, info = graph[nid], object_info[graph[nid]["class_type"]]
-        inputs, widgets = [], []
-        for name, spec in _ordered_inputs(info):
-            value = node["inputs"].get(name)
-            opts = spec[1] if len(spec) > 1 else {}
-
-            if _is_widget(spec):
-                linked = isinstance(value, list)  # a widget fed by a link: the socket carries the value
-                widgets.append(opts.get("default") if linked or value is None else value)
-                if opts.get("control_after_generate"):
-                    widgets.append("fixed")
-                if opts.get("image_upload"):
-                    widgets.append("image")
-                if linked:
-                    kind = "COMBO" if isinstance(spec[0], list) else spec[0]
-                    link = _add_link(links, out_links, value, ids[nid], len(inputs), kind, ids)
-                    inputs.append({"name": name, "type": kind, "widget": {"name": name}, "link": link})
-            else:
-                link = (_add_link(links, out_links, value, ids[nid], len(inputs), spec[0], ids)
-                        if isinstance(value, list) else None)
-                entry = {"name": name, "type": spec[0], "link": link}
-                if name in info["input"].get("optional", {}):
-                    entry["shape"] = 7  # the frontend's hollow dot for an optional socket
-                inputs.append(entry)
-        d = depth_of(nid)
-        row = rows.get(d, 0)
-        width, height = UI_SIZES.get(node["class_type"], (340, 60 + 26 * (len(inputs) + len(widgets))))
-        rows[d] = row + height + 40
-        nodes.append({
-            "id": ids[nid], "type": node["class_type"], "pos": [40 + 440 * d, 40 + row], "size": [width, height],
-            "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": [],
-            "properties": {"Node name for S&R": node["class_type"]}, "widgets_values": widgets,
-        })
-    for order, n in enumerate(nodes):
-        info = object_info[n["type"]]
-        n["order"] = order
-        n["outputs"] = [{"name": name, "type": kind, "links": out_links.get((str(n["id"]), slot), []),
-                         "slot_index": slot}
-                        for slot, (name, kind) in enumerate(zip(info["output_name"], info["output"], strict=True))]
-    return {"last_node_id": max(ids.values()), "last_link_id": len(links), "nodes": nodes, "links": links,
-            "groups": [], "config": {}, "extra": {}, "version": 0.4}
-
-
 def render_all(object_info: dict, settings: Settings = Settings()) -> dict[str, str]:
     """{file name: JSON text} of every example workflow."""
     return {f"{name}.json": json.dumps(to_ui(fn(settings), object_info), indent=1) + "\n"
@@ -434,15 +345,9 @@ def render_all(object_info: dict, settings: Settings = Settings()) -> dict[str, 
 
 def shapes_input(s: Settings):
     """The picture the shapes edits start from (what SDE Edit: Shapes Scene draws), as a PIL image."""
-    import numpy as np
-    from PIL import Image
+    import thumbnails
 
-    sys.path.insert(0, str(ROOT))
-    from shapes import world
-
-    x, y, r, seed = s.shapes_scene
-    rgb = world.render(world.one_object_scene(seed, "red disc", x, y, r), s.shapes_size)[0].permute(1, 2, 0)
-    return Image.fromarray((rgb.numpy() * 255).round().astype(np.uint8))
+    return thumbnails.scene_picture(*s.shapes_scene, s.shapes_size)
 
 
 def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings = Settings()) -> None:
@@ -450,37 +355,16 @@ def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings 
     example's graph."""
     import thumbnails
 
-    files = sorted(out.glob("*.json"))
-    shots = thumbnails.graph_shots(server, [f for f in files if "shapes" not in f.stem])
-    for name, graph_of in WORKFLOWS.items():
-        if "shapes" in name:
-            start = None if name == "sde_edit_shapes_generate" else shapes_input(settings)
-            image = thumbnails.output_strip(server, graph_of(settings), start)
-        else:
-            image = shots[name]
-        image.save(out / f"{name}.jpg", quality=85, optimize=True)
-        print(f"wrote {out / name}.jpg")
+    graphs = {name: graph_of(settings) for name, graph_of in WORKFLOWS.items()}
+    starts = {name: None if name == "sde_edit_shapes_generate" else shapes_input(settings)
+              for name in graphs if "shapes" in name}
+    thumbnails.write_all(server, out, graphs, starts)
 
 
 def blueprint_text(server: ComfyServer, name: str, settings: Settings = Settings()) -> str:
-    """The file of blueprint `name`, made by the pinned frontend itself (tests/browser/blueprint.cjs) from its source
-    graph: the format the frontend's Publish Subgraph command writes."""
-    import tempfile
-    import uuid
-
+    """The file of blueprint `name`, made by the pinned frontend itself from its source graph."""
     graph_of, types, description = BLUEPRINTS[name]
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as wf:
-        json.dump(to_ui(graph_of(settings), server.object_info()), wf)
-        wf.flush()
-        report = browser_script("blueprint.cjs", server.url, "classic", wf.name, name, description, *types)
-    blueprint = report["blueprint"]
-    # The frontend gives the subgraph and its input and output slots random UUIDs: each is replaced by one made
-    # from the name and its order of appearance, so the file is the same run to run.
-    text = json.dumps(blueprint, indent=1) + "\n"
-    found = dict.fromkeys(re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text))
-    for k, old in enumerate(found):
-        text = text.replace(old, str(uuid.uuid5(uuid.NAMESPACE_URL, f"sde-edit/{name}/{k}")))
-    return text
+    return frontend_blueprint(server, to_ui(graph_of(settings), server.object_info()), name, description, types)
 
 
 def write_blueprints(server: ComfyServer, out: pathlib.Path = SUBGRAPH_DIR) -> None:
@@ -500,8 +384,6 @@ def main() -> int:
                     help="only the workflows' JSON (thumbnails and blueprints run the shapes examples and a browser: "
                          "about a minute)")
     args = ap.parse_args()
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(pathlib.Path(tmp)) as server:
         files = render_all(server.object_info())
         args.out.mkdir(exist_ok=True)
