@@ -44,9 +44,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PLACEHOLDERS = re.compile(r"todo|tbd|xxx|your[-_ ]|example\.com|changeme|<.*>", re.I)
 TESTED_COMFYUI = "0.3.75"
 # What a user's install runs: ComfyUI imports __init__.py, which imports nodes/ and sampling/; web/ is the
-# frontend extension; the shapes model's weights sit in shapes/weights/.
+# frontend extension; the nodes import shapes/, whose weights sit in shapes/weights/.
 RUNTIME = ("__init__.py", "nodes/", "sampling/", "web/", "web/docs/", "example_workflows/", "subgraphs/",
-           "shapes/weights/",
+           "shapes/", "shapes/weights/",
            "LICENSE", "README.md", "pyproject.toml", "requirements.txt")
 
 
