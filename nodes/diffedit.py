@@ -12,7 +12,7 @@ import torch
 from comfy_api.latest import io
 
 from ..sampling import diffedit_mask, streams
-from ..sampling.diffedit import check_options
+from ..sampling.diffedit import MAX_SMOOTHING, check_options
 from . import limits
 from .comfy import guider
 from .comfy import model as cm
@@ -67,6 +67,15 @@ class DiffEditMask(io.ComfyNode):
                              tooltip="Noised copies per model call, each evaluated under both prompts in that one "
                                      "call. 0 = all copies at once (one call where they fit in the free memory; "
                                      "any value is lowered to what fits, see the log)."),
+                # Optional, so API prompts written before these two options existed still validate.
+                io.Float.Input("smoothing", default=0.0, min=0.0, max=MAX_SMOOTHING, step=0.25, optional=True,
+                               tooltip="Blurs the difference map (a Gaussian of this std, in latent pixels) before it "
+                                       "is normalised, so scattered pixels join into regions. 0: none (the reference "
+                                       "pipeline). See the measured settings in the node's help."),
+                io.Boolean.Input("fill_holes", default=False, optional=True,
+                                 tooltip="Fills every dip of the soft map that the image border cannot reach up to "
+                                         "the level of its rim, before the threshold: a map that lights only an "
+                                         "object's outline then covers the object. Off: the reference pipeline."),
                 io.Vae.Input("vae", optional=True,
                              tooltip="Optional: the VAE that encoded the latent, for the masks' image size. Without "
                                      "it, latent size × 8 (SD1.x, SD2.x, SDXL, SD3, Flux)."),
@@ -74,19 +83,20 @@ class DiffEditMask(io.ComfyNode):
             outputs=[
                 io.Mask.Output(display_name="mask", tooltip="The binary edit mask at image size (1 = editable)."),
                 io.Mask.Output(display_name="soft_map",
-                               tooltip="The normalised difference map in [0, 1] at image size; mask = soft_map > "
-                                       "threshold. Each latent pixel is a block of pixels (nearest upscaling)."),
+                               tooltip="The normalised difference map in [0, 1] at image size, after the smoothing "
+                                       "and hole filling; mask = soft_map > threshold. Each latent pixel is a block "
+                                       "of pixels (nearest upscaling)."),
             ],
         )
 
     @classmethod
     def execute(cls, model, target, reference, latent, cfg, noises, noise_strength, clamp_factor, threshold, seed,
-                batch_size, vae=None) -> io.NodeOutput:
+                batch_size, smoothing=0.0, fill_holes=False, vae=None) -> io.NodeOutput:
         check_links(model=model, target=target, reference=reference, latent=latent, vae=vae)
         samples = latent["samples"]
         cm.check_latent(model, samples)
         cm.check_same_encoder(target=target, reference=reference)  # one batch holds both prompts
-        check_options(noises, clamp_factor, threshold)
+        check_options(noises, clamp_factor, threshold, smoothing)
         if not 0.0 < noise_strength < 1.0:
             raise ValueError(f"noise_strength must lie in (0, 1) (a fraction of the time range; 0.5 in the "
                              f"reference pipeline), got {noise_strength!r}")
@@ -113,7 +123,8 @@ class DiffEditMask(io.ComfyNode):
                 return tuple(ctx.evaluate(x, sig, NAMES))  # both prompts on the copies: one batched call
 
             return diffedit_mask(denoise_pair, x0, sigma, path, noises, streams.generator(seed, "diffedit"), scale=cfg,
-                                 clamp=clamp_factor, threshold=threshold, batch_size=size, callback=progress)
+                                 clamp=clamp_factor, threshold=threshold, smoothing=smoothing, fill=bool(fill_holes),
+                                 batch_size=size, callback=progress)
 
         conds = dict(zip(NAMES, (target, reference), strict=True))
         grid = torch.tensor([sigma, 0.0], dtype=torch.float64)

@@ -129,11 +129,12 @@ def inpaint_ode(s: Settings) -> dict:
     return _finish(g, "11", "sde_edit/inpaint_ode")
 
 
-def _diffedit_mask() -> dict:
+def _diffedit_mask(vae: tuple = ("1", 2)) -> dict:
     """DiffEdit's mask: where the target prompt ("6") and the source caption ("4") predict different noise."""
     return {"class_type": "SDEEditDiffEditMask", "inputs": {
         "model": ["1", 0], "target": ["6", 0], "reference": ["4", 0], "latent": ["3", 0], "cfg": 7.5, "noises": 10,
-        "noise_strength": 0.5, "clamp_factor": 3.0, "threshold": 0.5, "seed": 0, "batch_size": 0, "vae": ["1", 2]}}
+        "noise_strength": 0.5, "clamp_factor": 3.0, "threshold": 0.5, "seed": 0, "batch_size": 0, "smoothing": 0.0,
+        "fill_holes": False, "vae": list(vae)}}
 
 
 def diffedit_sde(s: Settings) -> dict:
@@ -269,9 +270,7 @@ def shapes_prompt_change(s: Settings) -> dict:
     Recolouring ("blue disc") is beyond this model: see the benchmark."""
     g = _shapes_base(s, "red disc", "red square")
     _shapes_scene(s, g)
-    g["7"] = {"class_type": "SDEEditDiffEditMask", "inputs": {
-        "model": ["1", 0], "target": ["6", 0], "reference": ["4", 0], "latent": ["3", 0], "cfg": 7.5, "noises": 10,
-        "noise_strength": 0.5, "clamp_factor": 3.0, "threshold": 0.5, "seed": 0, "batch_size": 0, "vae": ["1", 1]}}
+    g["7"] = _diffedit_mask(vae=("1", 1))
     g["8"] = {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["3", 0], "amount": s.shapes_tries}}
     g["10"] = _record(s, "4", 7.5, 0.6, "float32")
     g["10"]["inputs"] |= {"steps": s.shapes_steps, "latent": ["8", 0]}

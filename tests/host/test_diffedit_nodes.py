@@ -126,6 +126,29 @@ def test_a_vae_sets_the_image_size(host, family_models):
     assert mask.shape == (B, SIZE, SIZE)
 
 
+def test_smoothing_and_hole_filling_are_the_maps_own_steps(host, family_models):
+    """The options change the map as sampling/diffedit.py's steps do, per image, at image size; off, the node is
+    the reference pipeline (the same map as a node without them)."""
+    from sampling.diffedit import fill_holes
+
+    model, pos, neg, latent = family_models["eps"]
+    _, raw = diffedit(host, model, pos, neg, latent, **PARTIAL)
+    _, off = diffedit(host, model, pos, neg, latent, **PARTIAL, smoothing=0.0, fill_holes=False)
+    assert torch.equal(raw, off)
+    mask, filled = diffedit(host, model, pos, neg, latent, **PARTIAL, fill_holes=True)
+    blocks = raw[:, ::8, ::8]  # one value per latent pixel (nearest upscaling by the VAE's factor 8)
+    assert torch.allclose(filled[:, ::8, ::8], fill_holes(blocks), atol=1e-6)
+    assert bool((filled >= raw).all()) and torch.equal(mask, (filled > PARTIAL["threshold"]).float())
+    _, smoothed = diffedit(host, model, pos, neg, latent, **PARTIAL, smoothing=1.5)
+
+    def variation(m):  # the summed jumps between neighbouring latent pixels, per image
+        m = m[:, ::8, ::8]
+        return (m.diff(dim=1).abs().sum((1, 2)) + m.diff(dim=2).abs().sum((1, 2))).tolist()
+
+    for b, (v_raw, v_smooth) in enumerate(zip(variation(raw), variation(smoothed), strict=True)):
+        assert v_smooth < 0.6 * v_raw, (b, v_raw, v_smooth)  # the blur joins scattered pixels into regions
+
+
 def test_bad_inputs_get_clear_errors(host, family_models):
     model, pos, neg, latent = family_models["eps"]
     _, flow_pos, _, flow_latent = family_models["flow16"]
@@ -142,6 +165,8 @@ def test_bad_inputs_get_clear_errors(host, family_models):
         ({"reference": flow_pos}, "different text encoders"),
         ({"reference": []}, "reference: expected a CONDITIONING but got an empty list"),
         ({"vae": host.checkpoint("sd3")[2]}, "vae makes 16-channel latents but the latent has 4"),
+        ({"smoothing": math.nan}, "smoothing must be a number of latent pixels in [0, 16]"),
+        ({"smoothing": 20.0}, "smoothing must be a number of latent pixels in [0, 16]"),
     ]
     for kw, message in cases:
         args = {"reference": neg, "latent": latent} | kw
