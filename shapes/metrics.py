@@ -15,8 +15,7 @@ edited image is scored against the rendered answer instead of judged by eye. Ima
   than 5 px off).
 - `edit_metrics`: a prompt change (recolour, reshape): is the requested class there, did it stay in
   place, how much did the background change, and the `realism`.
-- `mask_iou`, `postprocess_map`: DiffEdit's mask against the object's true mask, raw and after
-  smoothing and hole filling.
+- `mask_iou`: a DiffEdit map, thresholded, against the object's true mask.
 """
 
 from __future__ import annotations
@@ -155,32 +154,7 @@ def edit_metrics(out: Tensor, scene: world.Scene, answer: world.Scene, i: int) -
     return m
 
 
-def fill_holes(mask: Tensor) -> Tensor:
-    """Bool mask with every region of 0s that does not reach the border (4-neighbourhood) turned to 1."""
-    on = mask > 0.5
-    cross = torch.tensor([[[[0.0, 1, 0], [1, 1, 1], [0, 1, 0]]]])
-    outside = torch.zeros_like(on)
-    for edge in (outside[0, :], outside[-1, :], outside[:, 0], outside[:, -1]):
-        edge.fill_(True)
-    outside &= ~on
-    while True:  # flood the 0s in from the border
-        grown = (F.conv2d(outside.float()[None, None], cross, padding=1)[0, 0] > 0) & ~on
-        if torch.equal(grown, outside):
-            break
-        outside = grown
-    return ~outside
-
-
-def postprocess_map(soft: Tensor, blur: int = 1) -> Tensor:
-    """A DiffEdit soft map [H, W] smoothed by a (2·blur + 1)² box filter and renormalised to a max of 1
-    (thresholding it, then `fill_holes`, is the post-processed mask: for maps that light only the rim)."""
-    k = 2 * blur + 1
-    smooth = F.avg_pool2d(soft[None, None].float(), k, 1, blur, count_include_pad=False)[0, 0]
-    return smooth / smooth.max().clamp(min=1e-12)
-
-
-def mask_iou(soft: Tensor, truth: Tensor, threshold: float, post: bool = False) -> float:
-    """IoU of `soft > threshold` (post: of the smoothed map, holes filled) with the true mask."""
-    if post:
-        return iou(fill_holes(postprocess_map(soft) > threshold), truth)
+def mask_iou(soft: Tensor, truth: Tensor, threshold: float) -> float:
+    """IoU of `soft > threshold` with the true mask (the map's own smoothing and hole filling are the DiffEdit
+    node's options)."""
     return iou(soft > threshold, truth)

@@ -104,3 +104,10 @@ DRAG_VARIANTS = {
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 STRENGTHS = (0.3, 0.5, 0.7)
 NOISES = (1, 5, 10, 20)
+# DiffEdit's map steps (the node's smoothing and fill_holes), each measured at the default noises and strength:
+# {name: (smoothing in latent px, fill_holes)}. "raw" is the reference pipeline.
+SMOOTHINGS = (0.5, 1.0, 2.0)
+DIFFEDIT_VARIANTS = {"raw": (0.0, False), "fill": (0.0, True),
+                     **{f"smooth {r:g}": (r, False) for r in SMOOTHINGS},
+                     **{f"smooth {r:g} + fill": (r, True) for r in SMOOTHINGS}}
+GRID_VARIANT = "smooth 1 + fill"  # the variant the examples grid shows beside the raw map

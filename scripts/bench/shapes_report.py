@@ -15,8 +15,9 @@ import pathlib
 
 import numpy as np
 
-from bench.shapes_config import DEFAULTS, OUT, REPORT, STEPS_SWEEP, STRENGTHS, SWEEPS, THRESHOLDS
-from bench.stats import bootstrap, fmt, paired
+from bench.shapes_config import DEFAULTS, OUT, REPORT, STEPS_SWEEP, SWEEPS
+from bench.shapes_report_diffedit import diffedit_section
+from bench.stats import bootstrap, fmt, paired, yerr
 
 DRAG_METHODS = {
     "copy_paste": "copy-paste, no resampling (floor)",
@@ -53,11 +54,6 @@ IN_PLACE_PX = 3.0  # a prompt change succeeds: the requested class within 3 px o
 
 def edit_success(r: dict) -> float:
     return float(r["class_ok"] == 1 and not math.isnan(r["shift"]) and r["shift"] <= IN_PLACE_PX)
-
-
-def _yerr(stats) -> list[list[float]]:
-    """Error bars (below, above the mean) of bootstrap triples."""
-    return [[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]]
 
 
 def _verdict(ci, better: str) -> str:
@@ -198,7 +194,7 @@ def sweeps_section(lines, plt, out: pathlib.Path = OUT):
                 continue
             for i, key in enumerate(keys):
                 stats = [bootstrap([r[key] for r in sel if r["setting"][param] == v]) for v in values]
-                axes[i, j].errorbar(values, [s[0] for s in stats], yerr=_yerr(stats), marker="o", capsize=3,
+                axes[i, j].errorbar(values, [s[0] for s in stats], yerr=yerr(stats), marker="o", capsize=3,
                                     label=DRAG_METHODS[method])
                 axes[i, j].set_xlabel(param)
                 axes[i, j].set_ylabel(key)
@@ -233,70 +229,6 @@ def steps_section(lines, out: pathlib.Path = OUT):
         lines.append("")
         _claims(lines, sel, SDE_VS_ODE, DRAG_CLAIMS[:3])
         lines.append("")
-
-
-def diffedit_section(lines, plt, out: pathlib.Path = OUT):
-    rows = load_rows("diffedit", out)
-    if not rows:
-        return
-    n = len({r["scene"] for r in rows})
-    d = DEFAULTS["diffedit"]
-    split = rows[0].get("split") or ("tuning split, from an earlier run made before the random streams were split: "
-                                     "the noise differs, the method does not")
-    lines += ["## DiffEdit masks", "",
-              f"{n} single-object scenes ({split}); target prompt = the object recoloured "
-              "(\"red disc\" → \"blue disc\"), "
-              "reference = the source class or the empty (null) prompt. IoU of the thresholded map with the "
-              "object's true mask; "
-              f"*post*: the map smoothed (3×3 box), renormalised, thresholded and its holes filled (a fix for "
-              f"rim-only maps; not in the node yet). Defaults: CFG {d['cfg']}, {d['noises']} noises at strength "
-              f"{d['noise_strength']}, clamp {d['clamp_factor']}.", "",
-              "| reference | IoU at 0.5 | IoU at 0.5, post | best threshold (raw) | IoU there | best threshold (post) "
-              "| IoU there | model calls | s / mask |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for ref in ("source", "empty"):
-        sel = [r for r in rows if r["reference"] == ref and r["noises"] == d["noises"]
-               and r["noise_strength"] == d["noise_strength"]]
-        best = max(THRESHOLDS, key=lambda t: np.mean([r[f"iou@{t}"] for r in sel]))
-        best_post = max(THRESHOLDS, key=lambda t: np.mean([r[f"iou_post@{t}"] for r in sel]))
-        lines.append(f"| {ref} | {fmt(bootstrap([r['iou@0.5'] for r in sel]))} | "
-                     f"{fmt(bootstrap([r['iou_post@0.5'] for r in sel]))} | {best} | "
-                     f"{fmt(bootstrap([r[f'iou@{best}'] for r in sel]))} | {best_post} | "
-                     f"{fmt(bootstrap([r[f'iou_post@{best_post}'] for r in sel]))} | "
-                     f"{np.mean([r['calls'] for r in sel]):.0f} | "
-                     f"{np.mean([r['seconds'] for r in sel]):.2f} |")
-    lines += ["", "![DiffEdit IoU against threshold, noise strength and number of noises](shapes_bench/diffedit.png)",
-              "",
-              "Examples (input | true mask | soft map | mask at 0.5 | post-processed mask):", "",
-              "![DiffEdit examples](shapes_bench/diffedit_examples.png)", ""]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for ref in ("source", "empty"):
-        base = [r for r in rows if r["reference"] == ref and r["noises"] == d["noises"]
-                and r["noise_strength"] == d["noise_strength"]]
-        for post in (False, True):
-            key = "iou_post@" if post else "iou@"
-            stats = [bootstrap([r[f"{key}{t}"] for r in base]) for t in THRESHOLDS]
-            axes[0].errorbar(THRESHOLDS, [s[0] for s in stats], yerr=_yerr(stats), marker="o", capsize=2,
-                             label=f"{ref}{' post' if post else ''}")
-        noises = sorted({r["noises"] for r in rows})
-        for ax, param, values in ((axes[1], "noise_strength", STRENGTHS), (axes[2], "noises", noises)):
-            fixed = {"noise_strength": d["noise_strength"], "noises": d["noises"]}
-            fixed.pop(param)
-            stats = []
-            for v in values:
-                sel = [r for r in rows
-                       if r["reference"] == ref and r[param] == v and all(r[k] == w for k, w in fixed.items())]
-                stats.append(bootstrap([r["iou@0.5"] for r in sel]))
-            ax.errorbar(values, [s[0] for s in stats], yerr=_yerr(stats), marker="o", capsize=2, label=ref)
-            ax.set_xlabel(param)
-            ax.set_ylabel("IoU at 0.5")
-    axes[0].set_xlabel("threshold")
-    axes[0].set_ylabel("IoU")
-    axes[0].legend(fontsize=7)
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "diffedit.png", dpi=90)
-    plt.close(fig)
 
 
 SEMANTIC_COLUMNS = (("success", "%"), ("colour_ok", "%"), ("kind_ok", "%"), ("shift", 1), ("err", 4),
@@ -389,7 +321,7 @@ def write_report(out: pathlib.Path = OUT, report: pathlib.Path = REPORT) -> str:
     drag_section(lines, plt, out)
     sweeps_section(lines, plt, out)
     steps_section(lines, out)
-    diffedit_section(lines, plt, out)
+    diffedit_section(lines, plt, load_rows("diffedit", out), load_rows("diffedit_tuning", out), out)
     semantic_section(lines, out)
     text = "\n".join(lines) + "\n"
     rel = os.path.relpath(out.resolve(), report.resolve().parent)

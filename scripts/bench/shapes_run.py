@@ -167,9 +167,10 @@ def run_masked_recolour(b: Bench, scene, lat, src, tgt, seed: int, steps: int):
     return image_of(result), cost
 
 
-def run_diffedit(b: Bench, scene, answer, seed: int, reference: str, noise_strength: float, noises: int):
+def run_diffedit(b: Bench, scene, answer, seed: int, reference: str, noise_strength: float, noises: int,
+                 smoothing: float = 0.0, fill: bool = False):
     """(soft map [H, W], cost) of DiffEdit for scene → answer against `reference` ("source": the scene's class,
-    "empty": the null prompt)."""
+    "empty": the null prompt), with the node's map steps `smoothing` and `fill` (fill_holes)."""
     lat = latent_of(scene)
     tgt = b.prompt(prompt_of(answer.shapes[0]))
     ref = b.prompt(prompt_of(scene.shapes[0]) if reference == "source" else "")
@@ -177,7 +178,7 @@ def run_diffedit(b: Bench, scene, answer, seed: int, reference: str, noise_stren
     (mask, soft), cost = b.measure(lambda: b.call(
         "SDEEditDiffEditMask", model=b.model, target=tgt, reference=ref, latent=lat, cfg=d["cfg"], noises=noises,
         noise_strength=noise_strength, clamp_factor=d["clamp_factor"], threshold=0.5, seed=seed, batch_size=0,
-        vae=b.vae))
+        smoothing=smoothing, fill_holes=fill, vae=b.vae))
     return soft[0].float(), cost
 
 

@@ -7,7 +7,9 @@ import pathlib
 
 from bench.shapes_config import (
     DEFAULTS,
+    DIFFEDIT_VARIANTS,
     DRAG_VARIANTS,
+    GRID_VARIANT,
     NOISES,
     SEMANTIC_T0,
     SIZE,
@@ -82,18 +84,21 @@ def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None
                         default = (strength == DEFAULTS["diffedit"]["noise_strength"],
                                    noises == DEFAULTS["diffedit"]["noises"])
                         if not any(default):
-                            continue  # vary one setting at a time
-                        soft, cost = run_diffedit(b, scene, answer, k, reference, strength, noises)
-                        row = {"task": task, "split": split, "scene": k, "reference": reference,
-                               "noise_strength": strength, "noises": noises, **cost}
-                        for thr in THRESHOLDS:
-                            row[f"iou@{thr}"] = metrics.mask_iou(soft, truth, thr)
-                            row[f"iou_post@{thr}"] = metrics.mask_iou(soft, truth, thr, post=True)
-                        rows.append(row)
+                            continue  # vary one setting at a time; the map steps at the defaults only
+                        variants = DIFFEDIT_VARIANTS if all(default) else {"raw": DIFFEDIT_VARIANTS["raw"]}
+                        softs = {}
+                        for variant, (smoothing, fill) in variants.items():
+                            soft, cost = run_diffedit(b, scene, answer, k, reference, strength, noises, smoothing,
+                                                      fill)
+                            softs[variant] = soft
+                            rows.append({"task": task, "split": split, "scene": k, "reference": reference,
+                                         "noise_strength": strength, "noises": noises, "variant": variant,
+                                         **{f"iou@{thr}": metrics.mask_iou(soft, truth, thr) for thr in THRESHOLDS},
+                                         **cost})
                         if k < grid_scenes and reference == "source" and all(default):
-                            post = metrics.fill_holes(metrics.postprocess_map(soft) > 0.5)
-                            grid.append([world.render(scene, SIZE)[0], *(m.float().expand(3, -1, -1) for m in
-                                                                          (truth, soft, soft > 0.5, post))])
+                            shown = (truth, softs["raw"], softs["raw"] > 0.5, softs[GRID_VARIANT],
+                                     softs[GRID_VARIANT] > 0.5)
+                            grid.append([world.render(scene, SIZE)[0], *(m.float().expand(3, -1, -1) for m in shown)])
             log(f"{task} scene {k + 1}/{n}")
     else:
         raise ValueError(f"unknown task {task!r}: one of {TASKS}")

@@ -53,3 +53,7 @@ def fmt(ci: tuple, digits: int = 2, pct: bool = False) -> str:
     f = (lambda x: f"{100 * x:.0f}") if pct else (lambda x: f"{x:.{digits}f}")
     return f"{f(m)} [{f(lo)}, {f(hi)}]"
 
+
+def yerr(stats) -> list[list[float]]:
+    """Error bars (below, above the mean) of bootstrap triples."""
+    return [[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]]
