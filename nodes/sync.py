@@ -38,25 +38,27 @@ class SyncBody:
     """sync-SDE as a body for `guider.LoopSampler` (both forms): the guider's positive and cfg are the target,
     `source` the source prompt, the sampler's latent the input image."""
 
-    def __init__(self, source, source_cfg: float, discretization: str, seed: int, precision: str, progress=None):
+    def __init__(self, source, source_cfg: float, discretization: str, seed: int, precision: str, progress=None,
+                 resample: bool = False, mask: torch.Tensor | None = None):
         check_choice("discretization", discretization, DISCRETIZATIONS)
         self.source, self.source_cfg, self.discretization = source, source_cfg, discretization
         self.seed, self.dtype, self.progress = seed, PRECISIONS[precision], progress  # unknown names: ValueErrors
+        self.resample, self.mask = bool(resample), mask
 
     def __call__(self, ctx: guider.Context) -> torch.Tensor:
         if torch.count_nonzero(ctx.noise) > 0:
             raise ValueError("noise: sync-SDE starts from the input latent and adds its own seeded noise; connect a "
                              "Disable Noise node")
-        if ctx.denoise_mask is not None:
-            raise ValueError("latent: sync-SDE edits the whole latent; remove its noise mask (Set Latent Noise Mask)")
         path = cm.model_path(ctx.model_patcher)
         check_start(ctx.sigmas, path, self.discretization)
         denoise = rows.SyncDenoiser(ctx, self.source)
         denoise.check_scales(self.source_cfg)
+        # The node's mask, or in SamplerCustomAdvanced the latent's noise mask (Set Latent Noise Mask): white = edit.
+        mask = self.mask if self.mask is not None else ctx.denoise_mask
         return sync_sde(denoise, ctx.latent_image, ctx.sigmas, path, streams.generator(self.seed, "sync"),
                         discretization=self.discretization, source_scales=self.source_cfg,
-                        target_scales=denoise.target_cfg, callback=ctx.progress(self.progress, ctx.sigmas.numel() - 1),
-                        dtype=self.dtype)
+                        target_scales=denoise.target_cfg, resample=self.resample, mask=mask,
+                        callback=ctx.progress(self.progress, ctx.sigmas.numel() - 1), dtype=self.dtype)
 
 
 def _discretization_input() -> io.Combo.Input:
@@ -75,6 +77,14 @@ def _source_inputs() -> list[io.Input]:
                        tooltip="CFG scale of the source prompt (1 = no negative pass). With the target's scale and "
                                "prompt equal to these, the output is the input."),
     ]
+
+
+def _resample_input() -> io.Boolean.Input:
+    return io.Boolean.Input(
+        "resample", default=False, optional=True,
+        tooltip="Off: one Brownian path for the source (sync-SDE). On: the authors' 'resample' option: the source "
+                "point is drawn afresh every step and the target carries only its difference from it (decoupled "
+                "steps, as FlowEdit).")
 
 
 def _seed() -> io.Int.Input:
@@ -114,15 +124,20 @@ class SyncSDE(io.ComfyNode):
                 precision_input(),
                 io.Conditioning.Input("negative", optional=True,
                                       tooltip="Optional negative prompt, shared by both paths; needed only where a "
-                                              "cfg is not 1."),
+                                              "cfg is not 1 (on a model without a guidance input, e.g. SD3, this is "
+                                              "the authors' true_cfg_scale: target_cfg with a negative)."),
+                _resample_input(),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="Optional. White = may change; elsewhere every step follows the source path, so "
+                                      "the output there is the input."),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="The edited latent.")],
         )
 
     @classmethod
     def execute(cls, model, source, source_cfg, target, target_cfg, latent, steps, t0, scheduler, seed,
-                discretization, precision, negative=None) -> io.NodeOutput:
-        check_links(model=model, source=source, target=target, latent=latent)
+                discretization, precision, negative=None, resample=False, mask=None) -> io.NodeOutput:
+        check_links(model=model, source=source, target=target, latent=latent, mask=mask)
         if negative is not None:
             check_links(negative=negative)
         check_t0(t0)
@@ -138,7 +153,8 @@ class SyncSDE(io.ComfyNode):
             raise ValueError(f"t0: with steps {steps} and t0 {t0} the first level is pure noise (σ = 1), where "
                              f"euler_maruyama is undefined on a flow model: lower t0 below {steps / (steps + 0.5):.3f} "
                              "(round(steps / t0) must exceed steps), or use the ddpm discretization") from None
-        body = SyncBody(source, source_cfg, discretization, seed, precision, cm.progress(model, steps))
+        body = SyncBody(source, source_cfg, discretization, seed, precision, cm.progress(model, steps), resample,
+                        cm.mask_to_latent(mask, samples))
         return io.NodeOutput(run_body(model, {"positive": target, "negative": negative}, target_cfg, latent, sigmas,
                                       seed, body))
 
@@ -154,11 +170,12 @@ class SyncSDESampler(io.ComfyNode):
                         "BasicGuider with the TARGET prompt (its cfg is the target's), any SIGMAS (e.g. "
                         "BasicScheduler 28 steps → SplitSigmas at 4, the authors' default) and the input image's "
                         "latent. The same edit as the SDE Edit: Sync-SDE node.",
-            inputs=[*_source_inputs(), _seed(), _discretization_input(), precision_input()],
+            inputs=[*_source_inputs(), _seed(), _discretization_input(), precision_input(), _resample_input()],
             outputs=[io.Sampler.Output()],
         )
 
     @classmethod
-    def execute(cls, source, source_cfg, seed, discretization, precision) -> io.NodeOutput:
+    def execute(cls, source, source_cfg, seed, discretization, precision, resample=False) -> io.NodeOutput:
         check_links(source=source)
-        return io.NodeOutput(guider.LoopSampler(SyncBody(source, source_cfg, discretization, seed, precision)))
+        return io.NodeOutput(guider.LoopSampler(SyncBody(source, source_cfg, discretization, seed, precision,
+                                                         resample=resample)))

@@ -32,6 +32,12 @@ rows, of which the first B are evaluated under the SOURCE conditioning and the l
 TARGET (the adapter maps rows to conditionings; `paired` builds one from two denoisers). Both
 halves are known before the call, so a step costs one batched call.
 
+`resample` (the authors' option of that name): the source point is drawn afresh at every step, x_i and
+x_{i+1} independently from x0 (`forward_trajectory` with independent marginals), and what the target path
+carries from step to step is its difference from the source path, d_i = y_i − x_i (y_i = x_i + d_i with the
+fresh x_i): decoupled steps, as FlowEdit does. A mask (1 = editable) blends each output level with the source
+path, so d = 0 outside it and the output is x0 there.
+
 The grid may end at σ_n > 0: x0 is then taken as the state at σ_n, as elsewhere in the pack.
 Randomness enters only through a torch.Generator or a k-diffusion-style `noise_sampler(σ, σ_next)`
 (for the source path). No input tensor is modified.
@@ -43,6 +49,7 @@ from torch import Tensor
 from .kernels import Mean, ddpm_mean, em_mean
 from .samplers import Callback, Denoiser, NoiseSampler, _state_dtype, forward_trajectory, sample_coupled
 from .schedule import check_path, check_sigmas
+from .trajectory import Trajectory
 
 DISCRETIZATIONS: dict[str, Mean] = {"euler_maruyama": em_mean, "ddpm": ddpm_mean}
 
@@ -84,19 +91,41 @@ def sync_sde(
     discretization: str = "euler_maruyama",
     source_scales: Tensor | float = 1.0,
     target_scales: Tensor | float = 1.0,
+    resample: bool = False,
+    mask: Tensor | None = None,
     callback: Callback | None = None,
     dtype: torch.dtype | None = None,
 ) -> Tensor:
     """The target path y_n of sync-SDE from the input x0 over `sigmas` (see the module doc), in x0's dtype.
 
     `noise` drives the source path (a Generator, or a noise sampler as in `forward_trajectory`); the
-    scales are one number or one per step; `callback(i, y_{i+1}, ŷ0_i)` after each step.
+    scales are one number or one per step; `resample` draws the source point afresh each step; `mask`
+    (1 = editable) keeps the rest on the source path; `callback(i, y_{i+1}, ŷ0_i)` after each step.
     """
     mean = check_discretization(discretization)
     check_sigmas(sigmas, path)
     check_start(sigmas, path, discretization)
     dt = _state_dtype(x0, dtype)
-    source = forward_trajectory(x0, sigmas, path, noise, markov=True, dtype=dt)
-    y = sample_coupled(denoise, source.latents[0], source, target_scales, source_scales=source_scales,
-                       callback=callback, mean=mean)
+    if not resample:
+        source = forward_trajectory(x0, sigmas, path, noise, markov=True, dtype=dt)
+        y = sample_coupled(denoise, source.latents[0], source, target_scales, source_scales=source_scales,
+                           mask=mask, callback=callback, mean=mean)
+        return y.to(x0.dtype)
+    n = sigmas.numel() - 1
+    w_tgt, w_src = (torch.as_tensor(w, dtype=torch.float64).expand(n) for w in (target_scales, source_scales))
+    d = None
+    for i in range(n):
+        pair = _fresh_pair(x0, sigmas, i, path, noise, dt)
+        step = None if callback is None else (lambda _, y, y0, i=i: callback(i, y, y0))
+        y = sample_coupled(denoise, pair.latents[0] if d is None else pair.latents[0] + d, pair, w_tgt[i : i + 1],
+                           source_scales=w_src[i : i + 1], mask=mask, callback=step, mean=mean)
+        d = y - pair.latents[1]
     return y.to(x0.dtype)
+
+
+def _fresh_pair(x0: Tensor, sigmas: Tensor, i: int, path: str, noise, dtype: torch.dtype) -> Trajectory:
+    """Step i's source points (x_i, x_{i+1}), each drawn afresh from x0 (x_n is x0 itself)."""
+    n = sigmas.numel() - 1
+    levels = [i, i + 1] if i + 1 == n else [i, i + 1, n]
+    drawn = forward_trajectory(x0, sigmas[levels], path, noise, markov=False, dtype=dtype)
+    return Trajectory(sigmas[i : i + 2], path, drawn.latents[:2], "noise_adding")

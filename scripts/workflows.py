@@ -194,7 +194,7 @@ def _sync(s: Settings, steps: int, source: str, target: str, source_cfg: float, 
           negative: str | None) -> dict:
     inputs = {"model": ["1", 0], "source": [source, 0], "source_cfg": source_cfg, "target": [target, 0],
               "target_cfg": target_cfg, "latent": ["3", 0], "steps": steps, "t0": t0, "scheduler": "simple", "seed": 0,
-              "discretization": "euler_maruyama", "precision": "float32"}
+              "discretization": "euler_maruyama", "precision": "float32", "resample": False}
     if negative is not None:
         inputs["negative"] = [negative, 0]
     return {"class_type": "SDEEditSyncSDE", "inputs": inputs}

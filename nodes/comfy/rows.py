@@ -73,8 +73,9 @@ class SyncDenoiser:
     prepared by ComfyUI's own `process_conds`, as the guider prepared its own.
 
     One forward pass per call: the source and target conds are merged row by row (`_rows_cond`) and
-    evaluated on [x; y] with the negative in the same batch by ComfyUI's `calc_cond_batch`: 2B rows,
-    or 4B where any row's scale is not 1 (the negative then runs on all 2B rows). Where the two
+    evaluated on [x; y] with the negative in the same batch by ComfyUI's `calc_cond_batch`: 2B rows
+    where every scale is 1, 3B where only one side's scale is not 1 (the negative on that side's rows
+    only), 4B where both sides are under CFG (the negative on all 2B rows). Where the two
     conditionings cannot be merged (see `_rows_cond`: e.g. a conditioning with an area, a mask, a
     timestep range or a ControlNet, or combined from a different number of entries) it falls back to
     two passes, one per prompt. The model's wrappers, patches and `sampler_cfg_function` /
@@ -97,7 +98,11 @@ class SyncDenoiser:
         self.source = comfy.samplers.process_conds(guider.inner_model, ctx.noise, {"source": conds}, ctx.device,
                                                    ctx.latent_image, ctx.denoise_mask, ctx.seed)["source"]
         self.target, self.negative = guider.conds.get("positive"), guider.conds.get("negative")
-        self.merged = _rows_cond([self.source, self.target], ctx.noise.shape[0])
+        rows = ctx.noise.shape[0]
+        self.merged = _rows_cond([self.source, self.target], rows)
+        # source, target and the negative of one side's rows, for a step where only that side is under CFG
+        self.merged_one_side = (None if self.merged is None or self.negative is None
+                                else _rows_cond([self.source, self.target, self.negative], rows))
 
     def check_scales(self, source_cfg: float) -> None:
         """A scale other than 1 needs the guider's negative prompt."""
@@ -108,7 +113,17 @@ class SyncDenoiser:
         model, b = self.guider.inner_model, x.shape[0] // 2
         x_in, t = x.to(self.device, torch.float32), sigma.to(self.device, torch.float32)
         w = scale.to(self.device, torch.float32).view((-1,) + (1,) * (x.ndim - 1))
-        negative = None if bool((w == 1).all()) else self.negative
+        guided = bool((w[:b] != 1).any()), bool((w[b:] != 1).any())
+        negative = None if not any(guided) else self.negative
+        if negative is not None and guided[0] != guided[1] and self.merged_one_side is not None:
+            # One side under CFG: the negative runs on that side's B rows only, in the same pass (3B rows).
+            side = slice(None, b) if guided[0] else slice(b, None)
+            (out,) = comfy.samplers.calc_cond_batch(model, [self.merged_one_side], torch.cat([x_in, x_in[side]]),
+                                                    torch.cat([t, t[side]]), self.options)
+            cond = out[: 2 * b].clone()
+            cond[side] = cfg_rows(model, cond[side], out[2 * b :], w[side], x_in[side], t[side], self.options,
+                                  self.target, negative)
+            return cond.to(x.device, x.dtype)
         if self.merged is not None:
             cond, uncond = comfy.samplers.calc_cond_batch(model, [self.merged, negative], x_in, t, self.options)
         else:

@@ -10,18 +10,18 @@ from test_stages import CallCounter
 
 
 def sync(host, model, source, target, latent, *, negative=None, source_cfg=1.0, target_cfg=1.0, steps=4, t0=0.6,
-         seed=3, discretization="euler_maruyama", precision="float32", scheduler="simple"):
-    kw = {} if negative is None else {"negative": negative}
+         seed=3, discretization="euler_maruyama", precision="float32", scheduler="simple", **options):
+    kw = ({} if negative is None else {"negative": negative}) | options
     return call(host, "SDEEditSyncSDE", model=model, source=source, source_cfg=source_cfg, target=target,
                 target_cfg=target_cfg, latent=latent, steps=steps, t0=t0, scheduler=scheduler, seed=seed,
                 discretization=discretization, precision=precision, **kw)[0]
 
 
 def sampler_form(host, model, source, target, latent, *, negative=None, source_cfg=1.0, target_cfg=1.0, full=7,
-                 start=3, seed=3, discretization="euler_maruyama", precision="float32"):
+                 start=3, seed=3, discretization="euler_maruyama", precision="float32", resample=False):
     """SamplerCustomAdvanced with the SAMPLER form, the levels from BasicScheduler(full) → SplitSigmas(start)."""
     sampler = call(host, "SDEEditSyncSDESampler", source=source, source_cfg=source_cfg, seed=seed,
-                   discretization=discretization, precision=precision)[0]
+                   discretization=discretization, precision=precision, resample=resample)[0]
     sigmas = call(host, "BasicScheduler", model=model, scheduler="simple", steps=full, denoise=1.0)[0]
     low = call(host, "SplitSigmas", sigmas=sigmas, step=start)[1]
     if negative is None:
@@ -69,14 +69,33 @@ def test_another_prompt_edits(host, family_models, target_prompts, fam):
 
 
 @pytest.mark.parametrize("fam", ["eps", "flow16"])
-@pytest.mark.parametrize("cfg", [1.0, 2.5])
-def test_one_batched_forward_pass_per_step(host, family_models, target_prompts, fam, cfg):
-    """Source and target rows in one pass: 2B rows, 4B under CFG (the negative in the same batch)."""
+@pytest.mark.parametrize(("source_cfg", "target_cfg"), [(1.0, 1.0), (1.0, 2.5), (2.0, 1.0), (2.0, 2.5)])
+def test_one_batched_forward_pass_per_step(host, family_models, target_prompts, fam, source_cfg, target_cfg):
+    """Source and target rows in one pass: 2B rows, plus B negative rows for each side under CFG (the negative in
+    the same batch, only for the rows whose scale is not 1)."""
     model, pos, neg, latent = family_models[fam]
     b, steps = latent["samples"].shape[0], 4
     counter = CallCounter(model)
-    sync(host, counter.model, pos, _target(fam, target_prompts), latent, negative=neg, target_cfg=cfg, steps=steps)
-    assert counter.calls == [(2 if cfg == 1 else 4) * b] * steps
+    sync(host, counter.model, pos, _target(fam, target_prompts), latent, negative=neg, source_cfg=source_cfg,
+         target_cfg=target_cfg, steps=steps)
+    assert counter.calls == [(2 + (source_cfg != 1) + (target_cfg != 1)) * b] * steps
+
+
+@pytest.mark.parametrize(("source_cfg", "target_cfg"), [(1.0, 2.5), (2.0, 1.0)])
+def test_one_sided_cfg_equals_cfg_on_every_row(host, family_models, target_prompts, source_cfg, target_cfg):
+    """The 3B-row pass gives what the 4B-row pass gives (the negative on every row, used where the scale is not 1):
+    here that pass is the two prompts evaluated apart, each with its own scale, through the SAMPLER form's
+    fallback (an unmergeable target)."""
+    model, pos, neg, latent = family_models["eps"]
+    target = _target("eps", target_prompts)
+    kw = {"negative": neg, "source_cfg": source_cfg, "target_cfg": target_cfg, "steps": 3}
+    one_pass = sync(host, model, pos, target, latent, **kw)
+    strong = host.node("ConditioningSetAreaStrength")().append(target, 1.0)[0]  # changes nothing, is not merged
+    counter = CallCounter(model)
+    apart = sync(host, counter.model, pos, strong, latent, **kw)
+    b = latent["samples"].shape[0]
+    assert counter.calls == [2 * b, 2 * b] * 3  # per prompt: its B rows and the negative's B
+    assert max_err(one_pass, apart) <= 1e-4, max_err(one_pass, apart)
 
 
 def test_unmergeable_conditioning_falls_back_to_one_pass_per_prompt(host, family_models, target_prompts):
@@ -109,6 +128,41 @@ def test_sampler_equals_the_node_under_cfg_with_ddpm(host, family_models, target
     node = sync(host, model, pos, target, latent, steps=4, t0=4 / 7, **kw)
     form = sampler_form(host, model, pos, target, latent, full=7, start=3, **kw)
     assert max_err(form, node) <= 1e-6, max_err(form, node)
+
+
+@pytest.mark.parametrize("resample", [False, True])
+def test_a_mask_keeps_the_rest_of_the_input_in_both_forms(host, family_models, target_prompts, resample):
+    """Black = keep: the node's mask and, in SamplerCustomAdvanced, the latent's noise mask (Set Latent Noise
+    Mask) give the same edit, which changes only the white half; an all-black mask returns the input."""
+    model, pos, neg, latent = family_models["flow16"]
+    target = _target("flow16", target_prompts)
+    half = torch.zeros(1, 64, 64)
+    half[..., :32] = 1
+    node = sync(host, model, pos, target, latent, steps=4, t0=4 / 7, mask=half, resample=resample)
+    masked = host.node("SetLatentNoiseMask")().set_mask(latent, half)[0]
+    form = sampler_form(host, model, pos, target, masked, full=7, start=3, resample=resample)
+    assert max_err(form, node) <= 1e-6, max_err(form, node)
+    d = (node["samples"] - latent["samples"]).abs()
+    # kept to the LATENT round trip's float rounding (SD3's shift and scale); latent px 4 is image px 32
+    assert float(d[..., 4:].max()) <= 1e-6 and float(d[..., :4].max()) > 1e-2
+    kept = sync(host, model, pos, target, latent, steps=4, mask=torch.zeros(1, 64, 64), resample=resample)
+    assert max_err(kept, latent) <= 1e-6
+
+
+def test_resample_is_the_authors_decoupled_source(host, family_models, target_prompts):
+    """resample draws the source point afresh every step: another edit than one coupled path, the same model
+    calls, still the input back for identical prompts."""
+    model, pos, neg, latent = family_models["eps"]
+    target = _target("eps", target_prompts)
+    counter = CallCounter(model)
+    coupled = sync(host, counter.model, pos, target, latent, steps=4)
+    calls = list(counter.calls)
+    counter.calls.clear()
+    decoupled = sync(host, counter.model, pos, target, latent, steps=4, resample=True)
+    assert counter.calls == calls == [4] * 4  # one pass of 2B rows a step either way
+    assert max_err(decoupled, coupled) > 1e-3
+    same = sync(host, model, pos, pos, latent, steps=4, resample=True)
+    assert max_err(same, latent) <= 1e-4, max_err(same, latent)
 
 
 def test_rows_merge_per_row_values_such_as_flux_guidance(host):
@@ -199,7 +253,7 @@ def test_bad_inputs_get_clear_errors(host, family_models, target_prompts):
         with pytest.raises(ValueError) as err:
             fn()
         assert message in str(err.value), (message, str(err.value))
-    # The SAMPLER form: added noise, a noise mask and a guider it cannot read are refused with the fix.
+    # The SAMPLER form: added noise and a guider it cannot read are refused with the fix.
     sampler = call(host, "SDEEditSyncSDESampler", source=pos, source_cfg=1.0, seed=0,
                    discretization="euler_maruyama", precision="float32")[0]
     sigmas = call(host, "SplitSigmas", sigmas=call(host, "BasicScheduler", model=model, scheduler="simple", steps=4,
@@ -207,11 +261,9 @@ def test_bad_inputs_get_clear_errors(host, family_models, target_prompts):
     basic = call(host, "BasicGuider", model=model, conditioning=pos)[0]
     dual = call(host, "DualCFGGuider", model=model, cond1=pos, cond2=pos, negative=neg, cfg_conds=1.0,
                 cfg_cond2_negative=1.0, style="regular")[0]
-    masked = host.node("SetLatentNoiseMask")().set_mask(latent, torch.ones(1, 64, 64))[0]
     for noise, guider, lat, message in [
         (call(host, "RandomNoise", noise_seed=1)[0], basic, latent, "Disable Noise"),
         (call(host, "DisableNoise")[0], dual, latent, "guider: "),
-        (call(host, "DisableNoise")[0], basic, masked, "noise mask"),
     ]:
         with pytest.raises(ValueError, match=message):
             call(host, "SamplerCustomAdvanced", noise=noise, guider=guider, sampler=sampler, sigmas=sigmas,

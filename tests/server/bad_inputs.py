@@ -323,6 +323,8 @@ CASES: list[Case] = [
          needs=SYNC),
     Case("sync-discretization-unknown", "SDEEditSyncSDE", node_graph(sync(discretization="heun")), "execution",
          ("discretization 'heun' is not one of euler_maruyama, ddpm", "pick one of them"), needs=SYNC),
+    Case("sync-mask-other-aspect", "SDEEditSyncSDE", node_graph(sync(mask=OTHER_ASPECT_MASK)), "execution",
+         ("mask is 64×32 px", "give a mask of the image's size"), needs=SYNC),
     # Sync-SDE Sampler
     Case("syncs-noise-not-disabled", "SDEEditSyncSDESampler",
          custom_sampler_graph(n("SDEEditSyncSDESampler", source=P, source_cfg=1.0, seed=0,
@@ -330,11 +332,4 @@ CASES: list[Case] = [
                               sigmas=n("BasicScheduler", model=M, scheduler="simple", steps=2, denoise=0.6),
                               latent=L),
          "execution", ("noise:", "connect a Disable Noise node"), fails_at=SCA, needs=SYNC_SAMPLER),
-    Case("syncs-latent-with-noise-mask", "SDEEditSyncSDESampler",
-         custom_sampler_graph(n("SDEEditSyncSDESampler", source=P, source_cfg=1.0, seed=0,
-                                discretization="euler_maruyama", precision="float32"),
-                              sigmas=n("BasicScheduler", model=M, scheduler="simple", steps=2, denoise=0.6),
-                              latent=["55", 0]),
-         "execution", ("latent: sync-SDE edits the whole latent", "remove its noise mask"), fails_at=SCA,
-         needs=SYNC_SAMPLER),
 ]
