@@ -55,6 +55,7 @@ bench-shapes: setup
 	$(PY) scripts/bench_shapes.py run drag --scenes 32 --masked yes --methods ode,sde_paper,sde,sde_moved --name drag_masked
 	$(PY) scripts/bench_shapes.py run semantic --scenes 20
 	$(PY) scripts/bench_shapes.py run semantic_t0 --scenes 12
+	$(PY) scripts/bench_shapes.py run sync --scenes 40
 	$(PY) scripts/bench_shapes.py run diffedit --scenes 40 --split tuning --name diffedit_tuning
 	$(PY) scripts/bench_shapes.py run diffedit --scenes 100
 	$(PY) scripts/bench_shapes.py report

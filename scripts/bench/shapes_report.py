@@ -304,6 +304,39 @@ def semantic_section(lines, out: pathlib.Path = OUT):
         lines.append("")
 
 
+SYNC_METHODS = {"sync_sde": "sync-SDE (both sides CFG 7.5)", "sync_sde_resample": "… resample",
+                "sync_sde_masked": "… mask (object grown 2 px)", "sync_sde_target_cfg_only": "… source CFG 1 (3B rows)"}
+
+
+def sync_section(lines, out: pathlib.Path = OUT):
+    rows = [r | {"success": edit_success(r)} for r in load_rows("sync", out)]
+    if not rows:
+        return
+    n, s = len({r["scene"] for r in rows}), DEFAULTS["semantic"]
+    lines += ["## sync-SDE's options", "",
+              f"{n} single-object scenes ({rows[0].get('split', 'tuning')} split), the prompt changes above (t0 "
+              f"{s['t0']}, {s['steps']} steps, Euler–Maruyama, CFG {s['cfg']} against the null prompt), sync-SDE with "
+              "each of its options; the metrics as above, and the paired difference of each option against plain "
+              "sync-SDE.", ""]
+    for edit in ("recolour", "reshape"):
+        sel = [r for r in rows if r["edit"] == edit]
+        lines += [f"### {edit}", "", "| method | success (%) | whole-image err | realism | bg err | model calls | "
+                  "rows | paired Δ success | paired Δ err | paired Δ bg err |", "|---" * 10 + "|"]
+        for m, label in SYNC_METHODS.items():
+            sm = [r for r in sel if r["method"] == m]
+            if not sm:
+                continue
+            deltas = ["–"] * 3 if m == "sync_sde" else [
+                fmt(paired(sel, m, "sync_sde", k), d) for k, d in (("success", 2), ("err", 4), ("bg_err", 4))]
+            cells = [fmt(bootstrap([r["success"] for r in sm]), pct=True),
+                     *(fmt(bootstrap([r[k] for r in sm]), 4) for k in ("err", "realism", "bg_err")),
+                     f"{np.mean([r['calls'] for r in sm]):.0f}", f"{np.mean([r['rows'] for r in sm]):.0f}", *deltas]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["Examples (input | answer | " + " | ".join(SYNC_METHODS.values()) + "):", "",
+              "![sync-SDE options](shapes_bench/sync_examples.png)", ""]
+
+
 def write_report(out: pathlib.Path = OUT, report: pathlib.Path = REPORT) -> str:
     """Write the report (plots into `out`, linked relative to the report) and return its text."""
     import matplotlib
@@ -323,6 +356,7 @@ def write_report(out: pathlib.Path = OUT, report: pathlib.Path = REPORT) -> str:
     steps_section(lines, out)
     diffedit_section(lines, plt, load_rows("diffedit", out), load_rows("diffedit_tuning", out), out)
     semantic_section(lines, out)
+    sync_section(lines, out)
     text = "\n".join(lines) + "\n"
     rel = os.path.relpath(out.resolve(), report.resolve().parent)
     text = text.replace("(shapes_bench/", "(" if rel == "." else f"({rel}/")

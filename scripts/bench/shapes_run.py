@@ -18,6 +18,7 @@ from bench.shapes_config import (
     SIZE,
     STEPS_SWEEP,
     SWEEPS,
+    SYNC_VARIANTS,
     WEIGHTS,
     prompt_of,
 )
@@ -143,6 +144,25 @@ def run_semantic(b: Bench, scene, answer, seed: int, **over):
     out["sync_sde"] = (image_of(result), cost)
     if "t0" not in over:  # the shipped recolour example's recipe (its own t0), not swept
         out["masked_cycle_sde"] = run_masked_recolour(b, scene, lat, src, tgt, seed, s["steps"])
+    return out
+
+
+def run_sync(b: Bench, scene, answer, seed: int, **over) -> dict:
+    """{variant: (image, cost)} of sync-SDE for scene → answer with each of SYNC_VARIANTS' options."""
+    from shapes import metrics, world
+
+    s = DEFAULTS["semantic"] | over
+    lat = latent_of(scene)
+    src, tgt = b.prompt(prompt_of(scene.shapes[0])), b.prompt(prompt_of(answer.shapes[0]))
+    grown = metrics.dilate(world.object_masks(scene, SIZE)[0, 0], EXAMPLE_RECOLOUR["grow"]).float()[None]
+    out = {}
+    for name, options in SYNC_VARIANTS.items():
+        kw = {"source_cfg": s["cfg"]} | options | ({"mask": grown} if options.get("mask") else {})
+        result, cost = b.measure(lambda kw=kw: b.call(
+            "SDEEditSyncSDE", model=b.model, source=src, target=tgt, target_cfg=s["cfg"], latent=lat,
+            steps=s["steps"], t0=s["t0"], scheduler="simple", seed=seed, discretization="euler_maruyama",
+            precision="float32", negative=b.null, **kw)[0])
+        out[name] = (image_of(result), cost)
     return out
 
 

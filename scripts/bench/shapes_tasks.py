@@ -22,7 +22,7 @@ from bench.shapes_config import (
     drag_cases,
     edit_cases,
 )
-from bench.shapes_run import Bench, run_diffedit, run_drag, run_semantic
+from bench.shapes_run import Bench, run_diffedit, run_drag, run_semantic, run_sync
 from bench.stats import save_grid
 
 
@@ -99,6 +99,17 @@ def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None
                             shown = (truth, softs["raw"], softs["raw"] > 0.5, softs[GRID_VARIANT],
                                      softs[GRID_VARIANT] > 0.5)
                             grid.append([world.render(scene, SIZE)[0], *(m.float().expand(3, -1, -1) for m in shown)])
+            log(f"{task} scene {k + 1}/{n}")
+    elif task == "sync":
+        for k, (scene, answers) in enumerate(edit_cases(n, split)):
+            for edit in ("recolour", "reshape"):
+                res = run_sync(b, scene, answers[edit], seed=k, **over)
+                for method, (img, cost) in res.items():
+                    rows.append({"task": task, "split": split, "scene": k, "edit": edit, "method": method,
+                                 **metrics.edit_metrics(img, scene, answers[edit], 0), **cost})
+                if k < grid_scenes:
+                    grid.append([world.render(scene, SIZE)[0], world.render(answers[edit], SIZE)[0],
+                                 *(img for img, _ in res.values())])
             log(f"{task} scene {k + 1}/{n}")
     else:
         raise ValueError(f"unknown task {task!r}: one of {TASKS}")

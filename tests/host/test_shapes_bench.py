@@ -36,6 +36,7 @@ def results(bench, tmp_path_factory):
         "drag": task_rows("drag", bench, N, grid_path=out / "drag_examples.png", steps=STEPS, methods=DRAGS),
         "semantic": task_rows("semantic", bench, N, grid_path=out / "semantic_examples.png", steps=STEPS),
         "diffedit": task_rows("diffedit", bench, N, grid_path=out / "diffedit_examples.png"),
+        "sync": task_rows("sync", bench, N, grid_path=out / "sync_examples.png", steps=STEPS),
     }
     for task, r in rows.items():
         write_rows(task, r, out, scenes=N, threads=1, seconds=1.0)
@@ -118,12 +119,28 @@ def test_diffedit_rows(results):
     assert sum(high) / len(high) >= 0, high
 
 
+def test_sync_rows_count_rows_per_option(results):
+    """sync-SDE: one pass a step; 2B rows and the negative's 2B under CFG on both sides, 3B with the source at 1;
+    the mask keeps everything farther than 2 px from the object as the input (= the answer there)."""
+    from bench.shapes_config import SYNC_VARIANTS
+
+    _, rows = results
+    rows = rows["sync"]
+    assert len(rows) == N * 2 * len(SYNC_VARIANTS)
+    for r in rows:
+        assert r["calls"] == STEPS
+        assert r["rows"] == (3 if r["method"] == "sync_sde_target_cfg_only" else 4) * STEPS
+        if r["method"] == "sync_sde_masked":
+            assert r["bg_err"] < 1e-4, r
+
+
 def test_report_from_the_rows(results):
     from bench.shapes_report import write_report
 
     out, _ = results
     text = write_report(out, out / "report.md")
-    for label in ("SDE-Drag", "ODE-Drag", "copy-paste", "DiffEdit-SDE", "DiffEdit-ODE", "sync-SDE", "Cycle-SDE"):
+    for label in ("SDE-Drag", "ODE-Drag", "copy-paste", "DiffEdit-SDE", "DiffEdit-ODE", "sync-SDE", "Cycle-SDE",
+                  "… resample"):
         assert f"| {label}" in text
     assert "SDE better?" in text and not re.search(r"\bnan\b", text)
     assert "### Masked" in text and "whole-image err" in text and "heldout split" in text
