@@ -2,7 +2,8 @@
 # Each builds the test host first (scripts/setup_host.sh: idempotent, seconds when done).
 PY := .host/venv/bin/python
 
-.PHONY: setup test test-quick test-unit test-host test-server test-browser fuzz demo lint workflows bench bench-shapes
+.PHONY: setup test test-quick test-unit test-host test-server test-browser fuzz demo lint workflows bench bench-shapes \
+	checkpoints-full bench-real bench-gpu
 
 setup:
 	bash scripts/setup_host.sh
@@ -46,6 +47,20 @@ workflows: setup
 
 bench: setup
 	$(PY) scripts/benchmark.py
+
+# Full-size SD1.5 with random weights (about 2 GB, 1-2 minutes; once): the real architecture's costs, no download.
+FULL_SD15 := .host/ComfyUI/models/checkpoints/sde_edit_full_sd15.safetensors
+checkpoints-full: setup $(FULL_SD15)
+$(FULL_SD15): scripts/make_full_checkpoints.py
+	$(PY) scripts/make_full_checkpoints.py --comfy .host/ComfyUI --out .host/ComfyUI/models/checkpoints --verify
+
+# The CPU comparisons on the real SD1.5 architecture at 256 px (docs/benchmarks_real/): about 15 minutes.
+bench-real: checkpoints-full
+	$(PY) scripts/benchmark.py --real --threads 2 --out docs/benchmarks_real
+
+# The paper's settings on a GPU (docs/benchmarks_gpu.md); builds the full-size checkpoint if it is missing.
+bench-gpu: setup
+	$(PY) scripts/bench_gpu.py
 
 # The shapes ground-truth benchmarks (docs/shapes_benchmarks.md): about 2.5 hours on one CPU core; the `run`
 # lines are independent and may run side by side (one torch thread each). Headline tasks use held-out scenes,

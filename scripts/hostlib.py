@@ -32,6 +32,7 @@ FRONTENDS = {PINNED_FRONTEND: None, NEWER_FRONTEND: HOST / "frontend" / NEWER_FR
 CHECKPOINTS = {
     "sd15": "sde_edit_tiny_sd15.safetensors",  # EPS, 4 latent channels
     "sd3": "sde_edit_tiny_sd3.safetensors",  # flow (CONST), 16 latent channels
+    "sd15_full": "sde_edit_full_sd15.safetensors",  # SD1.5's real architecture, random weights (checkpoints-full)
 }
 
 

@@ -123,12 +123,14 @@ def verify(path: pathlib.Path, expected: str) -> None:
     print(f"verified {path.name}: {family}, {type(model.get_model_object('model_sampling')).__name__}")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, checkpoints: dict = CHECKPOINTS, tag: str = "sde_edit_tiny", description: str = __doc__) -> int:
+    """Write `checkpoints` ({file name: (builder, family ComfyUI must detect)}) into --out (also the entry point of
+    make_full_checkpoints.py, with its own)."""
+    ap = argparse.ArgumentParser(description=description.splitlines()[0])
     ap.add_argument("--comfy", required=True, type=pathlib.Path, help="the ComfyUI folder")
     ap.add_argument("--out", required=True, type=pathlib.Path, help="where to write the checkpoints")
     ap.add_argument("--verify", action="store_true", help="load each file with ComfyUI's detection afterwards")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     sys.path.insert(0, str(args.comfy.resolve()))
     import comfy.cli_args
 
@@ -136,12 +138,14 @@ def main() -> int:
     import safetensors.torch
 
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, (build, family) in CHECKPOINTS.items():
+    for name, (build, family) in checkpoints.items():
         path = args.out / name
         tmp = path.with_suffix(".tmp")
-        safetensors.torch.save_file(build(), str(tmp), metadata={"sde_edit_tiny": family, "seed": str(SEED)})
+        sd = build()
+        unet = sum(v.numel() for k, v in sd.items() if k.startswith("model.diffusion_model."))
+        safetensors.torch.save_file(sd, str(tmp), metadata={tag: family, "seed": str(SEED)})
         tmp.replace(path)
-        print(f"wrote {path} ({path.stat().st_size / 2**20:.0f} MiB)")
+        print(f"wrote {path} ({path.stat().st_size / 2**20:.0f} MiB, {unet / 1e6:.1f}M diffusion-model parameters)")
         if args.verify:
             verify(path, family)
     return 0
