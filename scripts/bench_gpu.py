@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +44,12 @@ class Settings:
     drag_steps: int  # n, steps below t0 per sub-step
     drag_latent_px: int  # the drag's length in latent px (m = length / 2)
     edit_steps: int  # DiffEdit-SDE, Inpaint-SDE and the stage-2 comparison
+    rounds: int = 1  # interleaved timed rounds after the warm-up (medians and per-round ratios when > 1)
 
 
 PAPER = Settings("sd15_full", 512, 120, 10, 50)
-SMOKE = Settings("sd15", 64, 3, 4, 3)
+SMOKE = Settings("sd15", 64, 3, 4, 3, rounds=2)
+CPU_REAL = Settings("sd15_full", 256, 4, 4, 4, rounds=3)  # the real architecture on a CPU: 256 px, a few steps
 
 
 def workloads(c, s: Settings, model, pos, tgt, neg, vae) -> dict:
@@ -107,32 +108,51 @@ def workloads(c, s: Settings, model, pos, tgt, neg, vae) -> dict:
 
 
 def measure(c, s: Settings) -> list[dict]:
-    """One row per workload: seconds (after a warm-up run), model calls and rows, peak CUDA memory."""
+    """One row per workload: median seconds over `s.rounds` interleaved rounds (after a warm-up run, which also
+    counts the model calls and rows), the per-round times, and the peak CUDA memory of its last run."""
     import torch
+    from bench.workloads import interleaved, median
     from inprocess import CallCounter
 
     model, clip, vae = c.checkpoint(s.checkpoint)
     counter = CallCounter(model)
     pos, tgt, neg = c.prompts(clip, "a photo of a cat", "a photo of a dog", "")
+    runs = workloads(c, s, counter.model, pos, tgt, neg, vae)
+    counts = {}
+    for name, (fn, _) in runs.items():  # warm-up: the model on the device, kernels chosen; the calls counted
+        counts[name] = counter.count(fn)
+    peaks = {}
+
+    def timed_run(name, fn):
+        def run():
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+            fn()
+            peaks[name] = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+        return run
+
+    times = interleaved({name: timed_run(name, fn) for name, (fn, _) in runs.items()}, s.rounds, warmup=0)
     rows = []
-    for name, (fn, formula) in workloads(c, s, counter.model, pos, tgt, neg, vae).items():
-        fn()  # warm-up: the model on the device, kernels chosen
-        counter.calls.clear()
-        cuda = torch.cuda.is_available()
-        if cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        t = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - t
-        peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
-        rows.append({"name": name, "seconds": seconds, "calls": len(counter.calls), "rows": sum(counter.calls),
-                     "formula": formula, "peak_mib": peak})
-        print(f"{name:32s} {seconds:8.2f} s  {len(counter.calls):5d} calls  {sum(counter.calls):6d} rows"
-              + (f"  {peak:8.0f} MiB" if peak is not None else ""), flush=True)
+    for name, (_, formula) in runs.items():
+        calls, n_rows = counts[name]
+        rows.append({"name": name, "seconds": median(times[name]), "times": times[name], "calls": calls,
+                     "rows": n_rows, "formula": formula, "peak_mib": peaks[name]})
+        print(f"{name:32s} {median(times[name]):8.2f} s  {calls:5d} calls  {n_rows:6d} rows"
+              + (f"  {peaks[name]:8.0f} MiB" if peaks[name] is not None else ""), flush=True)
     return rows
+
+
+def _ratio(a: dict, b: dict, per_call: bool = False) -> str:
+    """The median of per-round ratios a / b (per model call where asked) and, over several rounds, its quartiles."""
+    import statistics
+
+    ratios = [(x / a["calls"]) / (y / b["calls"]) if per_call else x / y
+              for x, y in zip(a["times"], b["times"], strict=True)]
+    text = f"{statistics.median(ratios):.3f}"
+    if len(ratios) > 2:
+        q = statistics.quantiles(ratios, n=4)
+        text += f" (quartiles {q[0]:.3f}–{q[2]:.3f})"
+    return text
 
 
 def report(rows: list[dict], s: Settings, smoke: bool) -> str:
@@ -145,8 +165,9 @@ def report(rows: list[dict], s: Settings, smoke: bool) -> str:
              "64 px, a few steps: the numbers mean nothing)" if smoke else "") + ". The model is "
              + ("the tiny test SD1.5" if smoke else "full-size SD1.5 (the real architecture with random weights: "
                 "the real model's cost)") + f", {s.size} × {s.size} px; SDE-Drag n = {s.drag_steps}, "
-             f"m = {s.drag_latent_px // 2}; the edits {s.edit_steps} steps. Each workload ran once after a warm-up "
-             "run of the same graph.", "",
+             f"m = {s.drag_latent_px // 2}; the edits {s.edit_steps} steps. A warm-up run of every graph, then "
+             f"{s.rounds} interleaved round(s), each running every workload in a rotating order; seconds are "
+             "medians over rounds.", "",
              f"Machine: GPU {gpu}; torch {torch.__version__}; Python {platform.python_version()}.", "",
              "| workload | seconds | model calls (formula) | rows | peak CUDA memory (MiB) | paper, A100 (s) | "
              "ours / paper |", "|---|---|---|---|---|---|---|"]
@@ -156,9 +177,13 @@ def report(rows: list[dict], s: Settings, smoke: bool) -> str:
                      + (f"{r['peak_mib']:.0f}" if r["peak_mib"] is not None else "–") + " | "
                      + (f"{paper} | {r['seconds'] / paper:.2f}" if paper else "– | –") + " |")
     ours, theirs = by["stage 2: Resample cycle_sde"], by["stage 2: KSampler"]
-    ratio = (ours["seconds"] / ours["calls"]) / (theirs["seconds"] / theirs["calls"])
+    ksampler_mn = next(r for r in rows if r["name"].startswith("KSampler, "))
     sde, where = by["SDE-Drag"]["seconds"], "" if smoke else " at the paper's defaults"
-    lines += ["", f"- Our stage 2 per step against KSampler's: **{ratio:.3f}** (goal ≤ {GOAL_STEP_RATIO}).",
+    lines += ["", f"- Our stage 2 per step against KSampler's: **{_ratio(ours, theirs, per_call=True)}** (goal ≤ "
+              f"{GOAL_STEP_RATIO}; medians of per-round ratios over {len(ours['times'])} interleaved round(s)).",
+              f"- SDE-Drag against {ksampler_mn['name']} (the same number of model calls, half the rows): "
+              f"{_ratio(by['SDE-Drag'], ksampler_mn)}; ODE-Drag (about twice the calls): "
+              f"{_ratio(by['ODE-Drag'], ksampler_mn)}.",
               f"- SDE-Drag{where}: **{sde:.1f} s** (goal ≤ {GOAL_SDE_DRAG_S:g} s on an H100-class "
               f"GPU; the paper's A100: {PAPER_A100['SDE-Drag']} s).", ""]
     return "\n".join(lines)
@@ -167,13 +192,15 @@ def report(rows: list[dict], s: Settings, smoke: bool) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny checkpoint, 64 px, a few steps (any machine)")
+    ap.add_argument("--cpu-real", action="store_true", help="full-size SD1.5 at 256 px and 4 steps, 3 interleaved "
+                                                            "rounds: the real architecture's ratios on a CPU")
     ap.add_argument("--out", type=Path, default=None, help="where benchmarks_gpu.md goes (default: docs/; smoke: "
                                                            "nowhere unless given)")
     args = ap.parse_args(argv)
-    s = SMOKE if args.smoke else PAPER
+    s = SMOKE if args.smoke else CPU_REAL if args.cpu_real else PAPER
     import torch
 
-    if not args.smoke:
+    if s.checkpoint == "sd15_full":
         target = COMFY / "models" / "checkpoints" / "sde_edit_full_sd15.safetensors"
         if not target.exists():
             from make_full_checkpoints import CHECKPOINTS
@@ -181,8 +208,8 @@ def main(argv=None) -> int:
 
             build(["--comfy", str(COMFY), "--out", str(target.parent), "--verify"], checkpoints=CHECKPOINTS,
                   tag="sde_edit_full")
-        if not torch.cuda.is_available():
-            print("no GPU: the paper's settings would take hours here; use --smoke, or make bench on the CPU")
+        if s is PAPER and not torch.cuda.is_available():
+            print("no GPU: the paper's settings would take hours here; use --cpu-real or --smoke")
             return 2
     from inprocess import Comfy
 
@@ -192,8 +219,11 @@ def main(argv=None) -> int:
     out = args.out or (None if args.smoke else ROOT / "docs")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "benchmarks_gpu.md").write_text(text)
-        print(f"wrote {out / 'benchmarks_gpu.md'}")
+        name = "benchmarks_cpu_real.md" if args.cpu_real else "benchmarks_gpu.md"
+        (out / name).write_text(text.replace("# Benchmarks on a GPU at the paper's settings", "# The paper's "
+                                             "workloads on the real SD1.5 architecture, on a CPU") if args.cpu_real
+                                else text)
+        print(f"wrote {out / name}")
     return 0
 
 
