@@ -8,7 +8,7 @@ no download. Built with ComfyUI's own model classes and checked by ComfyUI's own
 
 SDXL (a 2.6B UNet and two text encoders, about 7 GB), an SD3-medium-sized MMDiT and Flux (12B, 24 GB in
 fp16) are not built: the first two would fit this machine's disk but not its time for a CPU measurement, and
-Flux fits neither. The images are noise; the files are for timing, never for judging edits.
+Flux does not fit its 24 GiB of memory. The images are noise; the files are for timing, never for judging edits.
 
 Usage: python make_full_checkpoints.py --comfy PATH/TO/ComfyUI --out DIR [--verify]
 (`make checkpoints-full` builds them into the test host's models/checkpoints/, once.)
