@@ -128,8 +128,6 @@ class DiffEditMask(io.ComfyNode):
 
         conds = dict(zip(NAMES, (target, reference), strict=True))
         grid = torch.tensor([sigma, 0.0], dtype=torch.float64)
-        sampler = guider.LoopSampler(body)
-        guider.run(model, conds, 1.0, samples, grid, seed, sampler)
-        mask, soft = sampler.value
+        mask, soft = guider.run_for_value(model, conds, 1.0, samples, grid, seed, body)
         scale = cm.image_scale(vae)
         return io.NodeOutput(cm.latent_mask_to_image(mask, scale), cm.latent_mask_to_image(soft, scale))

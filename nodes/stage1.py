@@ -55,11 +55,10 @@ def _forward(model, samples, sigmas, path, seed: int, independent: bool, precisi
                               dtype=PRECISIONS[precision], meta=meta)
 
 
-def _outputs(model, latent: dict, positive, negative, cfg: float, sigmas, seed: int,
-             sampler: guider.LoopSampler) -> io.NodeOutput:
+def _outputs(model, latent: dict, positive, negative, cfg: float, sigmas, seed: int, body) -> io.NodeOutput:
     """Run a model-calling stage 1 inside the guider; its body returns the trajectory, whose x_t0 is the LATENT."""
-    guider.run(model, {"positive": positive, "negative": negative}, cfg, latent["samples"], sigmas, seed, sampler)
-    traj = sampler.value
+    traj = guider.run_for_value(model, {"positive": positive, "negative": negative}, cfg, latent["samples"], sigmas,
+                                seed, body)
     return io.NodeOutput(output_latent(latent, cm.to_latent_space(model, traj.latents[0])), traj)
 
 
@@ -124,10 +123,11 @@ class DDIMInversion(io.ComfyNode):
         scales = guidance_scales(steps, cfg, cfg_schedule)
         meta |= {"cfg": cfg, "cfg_schedule": cfg_schedule}
         x0 = cm.to_model_space(model, samples)
-        sampler = guider.LoopSampler(lambda ctx: ddim_invert(ctx.denoise, x0, sigmas, path, scales,
-                                                             callback=cm.progress(model, steps),
-                                                             dtype=PRECISIONS[precision], meta=meta))
-        return _outputs(model, latent, positive, negative, cfg, sigmas, 0, sampler)
+        def body(ctx: guider.Context):
+            return ddim_invert(ctx.denoise, x0, sigmas, path, scales, callback=cm.progress(model, steps),
+                               dtype=PRECISIONS[precision], meta=meta)
+
+        return _outputs(model, latent, positive, negative, cfg, sigmas, 0, body)
 
 
 class CycleSDERecord(io.ComfyNode):
@@ -175,4 +175,4 @@ class CycleSDERecord(io.ComfyNode):
                                      "Cycle-SDE Record steps")
             return record_cycle_sde(ctx.denoise, forward, scales, batch_size=size, callback=cm.progress(model, steps))
 
-        return _outputs(model, latent, positive, negative, cfg, sigmas, seed, guider.LoopSampler(body))
+        return _outputs(model, latent, positive, negative, cfg, sigmas, seed, body)

@@ -9,7 +9,8 @@ model. `LoopSampler(body)` is a ComfyUI `Sampler`, so the same body runs two way
 
 Either way ComfyUI loads the model, prepares the conditioning (areas, masks, ControlNets, hooks) and
 calls the body with the guider; no model internals are patched. What the body returns is kept as
-`sampler.value`; ComfyUI is handed it where it is a latent (model space), zeros otherwise.
+`sampler.value` (`run_for_value` returns it); ComfyUI is handed it where it is a latent (model space), zeros
+otherwise.
 
 The Context evaluates the model three ways, each a thin call into ComfyUI's own functions:
 `denoise(x, σ, scale)` (the guided x̂0: the math's denoiser contract), `evaluate(x, σ, names)` (x̂0 under
@@ -141,6 +142,14 @@ def run(model, conds: dict[str, Any], cfg: float, samples: torch.Tensor, sigmas:
     out = guider.sample(torch.zeros_like(latent), latent, sampler, sigmas.to(torch.float32), seed=seed,
                         disable_pbar=True)
     return out.to(comfy.model_management.intermediate_device())
+
+
+def run_for_value(model, conds: dict[str, Any], cfg: float, samples: torch.Tensor, sigmas: torch.Tensor, seed: int,
+                  body: Callable[[Context], Any]) -> Any:
+    """`run` a body that makes something other than the output latent (a trajectory, a mask); return that."""
+    sampler = LoopSampler(body)
+    run(model, conds, cfg, samples, sigmas, seed, sampler)
+    return sampler.value
 
 
 def kdiffusion_sample(name: str, ctx: Context, x: torch.Tensor, sigmas: torch.Tensor, scales: torch.Tensor,
