@@ -7,6 +7,7 @@ from .diffedit import DiffEditMask
 from .drag import DragCopyPaste, SDEDrag
 from .drag_points import DragPoints
 from .files import LoadTrajectory, SaveTrajectory
+from .lora import LoadLoRA, TrainImageLoRA
 from .shapes import LoadShapesModel, ShapesPrompt, ShapesScene
 from .stage1 import CycleSDERecord, DDIMInversion, NoiseAddingInversion
 from .stage2 import Resample, Sampler, TrajectorySigmas
@@ -15,7 +16,7 @@ from .sync import SyncSDE, SyncSDESampler
 NODES: list[type[io.ComfyNode]] = [
     NoiseAddingInversion, DDIMInversion, CycleSDERecord, Resample, Sampler, TrajectorySigmas, SaveTrajectory,
     LoadTrajectory,
-    DragCopyPaste, SDEDrag,
+    DragCopyPaste, SDEDrag, TrainImageLoRA, LoadLoRA,
     DragPoints,
     DiffEditMask,
     SyncSDE, SyncSDESampler,

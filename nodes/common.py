@@ -10,11 +10,13 @@ from comfy_api.latest import io
 from ..sampling import Trajectory
 from ..sampling.guidance import SCHEDULES
 from .comfy import guider
+from .comfy import lora as cl
 from .comfy import model as cm
 from .limits import shown
 
 CATEGORY = "sde_edit"
 Trajectory_ = io.Custom("SDE_TRAJECTORY")
+Lora_ = io.Custom("LORA_MODEL")  # core Train LoRA's output type: {weight name: tensor}
 # The fields this ComfyUI's io.Schema has. Newer releases add some (search_aliases: more words the node search
 # finds a node by); each is passed only where it exists, found by looking, not by comparing version strings.
 SCHEMA_FIELDS = frozenset(f.name for f in dataclasses.fields(io.Schema))
@@ -48,8 +50,11 @@ _LINKS = {
     "mask": ("MASK", lambda v: isinstance(v, torch.Tensor), "a MASK output, e.g. Load Image's"),
     **{name: ("CONDITIONING", _is_conditioning, "the output of CLIP Text Encode")
        for name in ("positive", "negative", "source", "target", "reference")},
+    "lora": ("LORA_MODEL", lambda v: isinstance(v, dict) and bool(v) and all(isinstance(t, torch.Tensor)
+                                                                              for t in v.values()),
+             "the lora output of Train LoRA or of SDE Edit Load LoRA"),
 }
-_OPTIONAL = ("mask", "vae")
+_OPTIONAL = ("mask", "vae", "lora")
 
 
 def check_links(**values) -> None:
@@ -136,6 +141,27 @@ def conditioning_inputs() -> list[io.Input]:
         io.Conditioning.Input("positive", tooltip="The prompt the model follows in this stage."),
         io.Conditioning.Input("negative", tooltip="The negative prompt (only evaluated where the scale is not 1)."),
     ]
+
+
+def lora_inputs() -> list[io.Input]:
+    """The optional LoRA of the input image, with SDE-Drag's falling strength (docs/design.md §4)."""
+    return [
+        Lora_.Input("lora", optional=True,
+                    tooltip="Optional: a LoRA fine-tuned on the input image (Train LoRA's lora output, or SDE Edit "
+                            "Load LoRA). Its strength falls from lora_strength near the clean image to lora_min × "
+                            "lora_strength at t0, on a cosine (the SDE-Drag paper's schedule). Calls run one noise "
+                            "level each while it is connected."),
+        io.Float.Input("lora_min", default=0.5, min=0.0, max=1.0, step=0.05, optional=True,
+                       tooltip="The LoRA's relative strength at t0 (the paper: 0.5); 1 keeps it constant."),
+        io.Float.Input("lora_strength", default=1.0, min=-4.0, max=4.0, step=0.05, optional=True,
+                       tooltip="The LoRA's strength near the clean image (1: as trained; 0: as if not connected)."),
+    ]
+
+
+def with_lora(model, lora, lora_min: float, lora_strength: float, sigma_top):
+    """The model to run: `model` itself without a LoRA, else a clone carrying it at the falling strength from
+    σ_0 = `sigma_top` (the grid's top). `model` is never changed."""
+    return cl.maybe_with_lora(model, lora, lora_min, lora_strength, float(sigma_top))
 
 
 def require_trajectory(trajectory) -> Trajectory:

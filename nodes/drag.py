@@ -32,6 +32,7 @@ from .common import (
     Trajectory_,
     check_choice,
     check_links,
+    lora_inputs,
     newer_schema_fields,
     output_latent,
     precision_input,
@@ -41,6 +42,7 @@ from .common import (
     seed_input,
     steps_input,
     t0_input,
+    with_lora,
 )
 
 # The node's defaults for the two SDE-Drag options (the paper's algorithm is grid paper + square_noise
@@ -170,6 +172,7 @@ class SDEDrag(io.ComfyNode):
                               tooltip="Optional. White = may change; elsewhere each step follows the trajectory "
                                       "(the paper's mask). Absent: everything may change."),
                 vae_input(),
+                *lora_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="The dragged image's latent.")],
         )
@@ -177,8 +180,8 @@ class SDEDrag(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent, points, t0, steps, step_size, r, alpha, beta, cfg, seed,
                 method, multi_point, scheduler, precision, grid=DEFAULT_GRID, square_noise=DEFAULT_SQUARE_NOISE,
-                mask=None, vae=None) -> io.NodeOutput:
-        check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask, vae=vae)
+                mask=None, vae=None, lora=None, lora_min=0.5, lora_strength=1.0) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask, vae=vae, lora=lora)
         check_choice("method", method, DRAG_METHODS)
         check_choice("multi_point", multi_point, MULTI_POINT)
         check_choice("grid", grid, cm.GRIDS)
@@ -203,5 +206,6 @@ class SDEDrag(io.ComfyNode):
             return sde_drag(ctx.denoise, x, plan, sigmas, path, scales, seed, r=r, alpha=alpha, beta=beta,
                             method=method, square_noise=square_noise, mask=m_lat, dtype=dt, callback=bar)
 
-        return io.NodeOutput(run_body(model, {"positive": positive, "negative": negative}, cfg, latent, sigmas, seed,
-                                      body))
+        run_model = with_lora(model, lora, lora_min, lora_strength, sigmas[0])
+        return io.NodeOutput(run_body(run_model, {"positive": positive, "negative": negative}, cfg, latent, sigmas,
+                                      seed, body))

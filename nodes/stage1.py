@@ -21,6 +21,7 @@ from .common import (
     check_choice,
     check_links,
     conditioning_inputs,
+    lora_inputs,
     newer_schema_fields,
     output_latent,
     precision_input,
@@ -28,6 +29,7 @@ from .common import (
     seed_input,
     steps_input,
     t0_input,
+    with_lora,
 )
 
 OUTPUTS = [
@@ -110,14 +112,15 @@ class DDIMInversion(io.ComfyNode):
                 *cfg_inputs(default=1.0),
                 io.Latent.Input("latent", tooltip="The input image's latent (VAE Encode)."),
                 t0_input(), steps_input(), scheduler_input(), precision_input(),
+                *lora_inputs(),
             ],
             outputs=OUTPUTS,
         )
 
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, t0, steps, scheduler,
-                precision) -> io.NodeOutput:
-        check_links(model=model, positive=positive, negative=negative, latent=latent)
+                precision, lora=None, lora_min=0.5, lora_strength=1.0) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent, lora=lora)
         check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         scales = guidance_scales(steps, cfg, cfg_schedule)
@@ -127,7 +130,8 @@ class DDIMInversion(io.ComfyNode):
             return ddim_invert(ctx.denoise, x0, sigmas, path, scales, callback=cm.progress(model, steps),
                                dtype=PRECISIONS[precision], meta=meta)
 
-        return _outputs(model, latent, positive, negative, cfg, sigmas, 0, body)
+        run_model = with_lora(model, lora, lora_min, lora_strength, sigmas[0])
+        return _outputs(run_model, latent, positive, negative, cfg, sigmas, 0, body)
 
 
 class CycleSDERecord(io.ComfyNode):
@@ -155,14 +159,16 @@ class CycleSDERecord(io.ComfyNode):
                                      "so a larger batch (faster on a GPU) leaves an error that guidance amplifies "
                                      "(about 1e-4 at CFG 3, 1e-1 at CFG 10 on the tiny SD1.5)."),
                 _independent_input(), precision_input(),
+                *lora_inputs(),
             ],
             outputs=OUTPUTS,
         )
 
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, t0, steps, seed, scheduler,
-                batch_size, independent_noise, precision) -> io.NodeOutput:
-        check_links(model=model, positive=positive, negative=negative, latent=latent)
+                batch_size, independent_noise, precision, lora=None, lora_min=0.5,
+                lora_strength=1.0) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent, lora=lora)
         check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         samples, sigmas, path, meta = _setup(model, latent, t0, steps, scheduler)
         scales = guidance_scales(steps, cfg, cfg_schedule)
@@ -171,8 +177,9 @@ class CycleSDERecord(io.ComfyNode):
 
         def body(ctx: guider.Context):
             rows = samples.shape[0] * (1 if cfg == 1 else 2)  # a step's rows: the batch, twice with CFG
-            size = cm.items_per_call(ctx.model_patcher, samples, rows, min(batch_size or steps, steps),
-                                     "Cycle-SDE Record steps")
+            wanted = 1 if lora is not None else min(batch_size or steps, steps)  # a LoRA strength is per level
+            size = cm.items_per_call(ctx.model_patcher, samples, rows, wanted, "Cycle-SDE Record steps")
             return record_cycle_sde(ctx.denoise, forward, scales, batch_size=size, callback=cm.progress(model, steps))
 
-        return _outputs(model, latent, positive, negative, cfg, sigmas, seed, body)
+        run_model = with_lora(model, lora, lora_min, lora_strength, sigmas[0])
+        return _outputs(run_model, latent, positive, negative, cfg, sigmas, seed, body)

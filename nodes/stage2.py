@@ -27,11 +27,13 @@ from .common import (
     check_links,
     check_trajectory,
     conditioning_inputs,
+    lora_inputs,
     newer_schema_fields,
     require_trajectory,
     run_body,
     seed_input,
     start_state,
+    with_lora,
 )
 
 SECOND_ORDER = {"dpmpp_2m": "ODE (DPM-Solver++(2M))", "dpmpp_2m_sde": "SDE (SDE-DPM-Solver++(2M))"}
@@ -102,14 +104,15 @@ class Resample(io.ComfyNode):
                 io.Mask.Input("mask", optional=True,
                               tooltip="Optional. White = editable; elsewhere every step is replaced by the "
                                       "trajectory's latent at that level."),
+                *lora_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="The clean (edited) latent.")],
         )
 
     @classmethod
     def execute(cls, model, positive, negative, cfg, cfg_schedule, latent, trajectory, method, seed,
-                mask=None) -> io.NodeOutput:
-        check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask)
+                mask=None, lora=None, lora_min=0.5, lora_strength=1.0) -> io.NodeOutput:
+        check_links(model=model, positive=positive, negative=negative, latent=latent, mask=mask, lora=lora)
         check_choice("cfg_schedule", cfg_schedule, SCHEDULES)
         check_choice("method", method, ALL_METHODS)
         samples = latent["samples"]
@@ -117,8 +120,9 @@ class Resample(io.ComfyNode):
         traj = check_trajectory(model, trajectory, samples, method if method in METHODS else None)
         body = Stage2(traj, method, seed, scales=guidance_scales(traj.steps, cfg, cfg_schedule),
                       mask=cm.mask_to_latent(mask, samples), progress=cm.progress(model, traj.steps))
-        return io.NodeOutput(run_body(model, {"positive": positive, "negative": negative}, cfg, latent, traj.sigmas,
-                                      seed, body))
+        run_model = with_lora(model, lora, lora_min, lora_strength, traj.sigmas[0])
+        return io.NodeOutput(run_body(run_model, {"positive": positive, "negative": negative}, cfg, latent,
+                                      traj.sigmas, seed, body))
 
 
 class Sampler(io.ComfyNode):

@@ -4,7 +4,7 @@ schedule    the Gaussian path x = a·x0 + s·ε of each model family, and level 
 kernels     the one-step kernels: forward (Eq. 7), DDIM (Eq. 6, Algs. 2/4), DDPM (Alg. 3),
             Cycle-SDE noise (Eq. 8, Alg. 5) and the coupled step shared with sync-SDE
 trajectory  the immutable record stage 1 makes and stage 2 reads
-guidance    per-step guidance scales
+guidance    per-step guidance scales; the falling LoRA scale
 samplers    stage 1 (forward_trajectory, ddim_invert, record_cycle_sde) and stage 2 (sample)
 analytic    exact denoisers of Gaussian data (test oracles)
 diffedit    DiffEdit's mask from two noise predictions (§5)
@@ -13,7 +13,7 @@ sync        sync-SDE: a target path coupled to the source path's noise (§6)
 
 from .analytic import Gaussian, GaussianMixture, Guided
 from .diffedit import PairDenoiser, binary_mask, diffedit_mask, soft_map
-from .guidance import guidance_scales
+from .guidance import falling_lora_scale, guidance_scales
 from .kernels import (
     coupled_step,
     cycle_noise,
@@ -75,6 +75,7 @@ __all__ = [
     "forward_trajectory",
     "full_steps",
     "gaussian_noise",
+    "falling_lora_scale",
     "guidance_scales",
     "keep_tail",
     "paired",

@@ -1,4 +1,4 @@
-"""Per-step classifier-free guidance scales (docs/design.md §3–§4).
+"""Per-step classifier-free guidance scales (docs/design.md §3–§4), and SDE-Drag's falling LoRA scale.
 
 Step i runs from σ_i to σ_{i+1} and evaluates the model at σ_i with scale w_i:
 
@@ -36,3 +36,15 @@ def guidance_scales(
         u = torch.arange(steps - 1, -1, -1, dtype=torch.float64) / (steps - 1)
         return (u * cfg + (1 - u)).to(dtype)
     raise ValueError(f"unknown guidance schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+
+
+def falling_lora_scale(u: float, lora_min: float) -> float:
+    """SDE-Drag's LoRA scale at u = t / t0 ∈ [0, 1]: 1 − (1 − lora_min)·(1 − cos(π·u))/2.
+
+    1 at t = 0 (the clean image, where the LoRA that learned it helps most), lora_min at t0 (0.5 in the
+    authors' code), on a cosine between; the authors' `scale_schedule(1, lora_scale_min, k, n − 1, 'cos')`
+    at step k of n, written in the level instead of the step index so it holds on any grid.
+    """
+    if not 0.0 <= u <= 1.0:
+        raise ValueError(f"u = t / t0 must lie in [0, 1], got {u}")
+    return 1.0 - (1.0 - lora_min) * (1.0 - math.cos(math.pi * u)) / 2.0

@@ -20,6 +20,8 @@ The streams:
     ddpm       stage 2's fresh noise (Resample / the SAMPLER with method ddpm)
     diffedit   the noise DiffEdit adds to the copies of the image
     sync       sync-SDE's source-path Brownian noise
+    lora_init  the starting weights of Train Image LoRA's up matrices
+    lora_noise Train Image LoRA's levels and noise, step by step
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import hashlib
 
 import torch
 
-STREAMS = ("forward", "paste", "fresh", "ddpm", "diffedit", "sync")
+STREAMS = ("forward", "paste", "fresh", "ddpm", "diffedit", "sync", "lora_init", "lora_noise")
 
 
 def stream_seed(seed: int, stream: str, index: int = 0) -> int:

@@ -159,6 +159,9 @@ class CallCounter:
         self._previous = self.model.model_options.get("model_function_wrapper")
         self.model.set_model_unet_function_wrapper(self)
 
+    def __deepcopy__(self, memo):
+        return self  # ModelPatcher.clone deep-copies model_options: a node's clone counts into the same list
+
     def __call__(self, apply_model, args):
         self.calls.append(int(args["input"].shape[0]))
         return apply_model(args["input"], args["timestep"], **args["c"])

@@ -26,14 +26,14 @@ def timestep_embedding(t: Tensor, dim: int) -> Tensor:
 
 
 class ResBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, emb_dim: int):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, ops=nn):
         super().__init__()
-        self.norm1 = nn.GroupNorm(8, c_in)
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, c_out)
-        self.norm2 = nn.GroupNorm(8, c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.norm1 = ops.GroupNorm(8, c_in)
+        self.conv1 = ops.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = ops.Linear(emb_dim, c_out)
+        self.norm2 = ops.GroupNorm(8, c_out)
+        self.conv2 = ops.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = ops.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
@@ -43,40 +43,44 @@ class ResBlock(nn.Module):
 
 
 class ShapesUNet(nn.Module):
-    """ε̂(x_t, t, class): a UNet over 3-channel images whose side is a multiple of 4."""
+    """ε̂(x_t, t, class): a UNet over 3-channel images whose side is a multiple of 4.
+
+    `ops` is where the layers come from (Linear, Conv2d, GroupNorm): torch.nn for training, or a host's
+    drop-in replacements (ComfyUI's `comfy.ops`, whose layers take per-forward weight patches such as a LoRA).
+    """
 
     def __init__(self, channels: tuple[int, ...] = (32, 64, 128), blocks: int = 2, n_classes: int = 0,
-                 in_channels: int = 3):
+                 in_channels: int = 3, ops=nn):
         super().__init__()
         self.channels, self.blocks, self.n_classes = tuple(channels), blocks, n_classes
         c0, emb_dim = channels[0], 4 * channels[0]
         self.time_dim = c0
-        self.time_mlp = nn.Sequential(nn.Linear(c0, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.time_mlp = nn.Sequential(ops.Linear(c0, emb_dim), nn.SiLU(), ops.Linear(emb_dim, emb_dim))
         # One-hot row (n_classes + null) → embedding; a Linear without bias is an embedding table.
-        self.class_emb = nn.Linear(n_classes + 1, emb_dim, bias=False) if n_classes else None
-        self.conv_in = nn.Conv2d(in_channels, c0, 3, padding=1)
+        self.class_emb = ops.Linear(n_classes + 1, emb_dim, bias=False) if n_classes else None
+        self.conv_in = ops.Conv2d(in_channels, c0, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         skips, c = [c0], c0
         for i, ch in enumerate(channels):
             for _ in range(blocks):
-                self.down.append(ResBlock(c, ch, emb_dim))
+                self.down.append(ResBlock(c, ch, emb_dim, ops))
                 c = ch
                 skips.append(c)
             if i < len(channels) - 1:
-                self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+                self.downsample.append(ops.Conv2d(c, c, 3, stride=2, padding=1))
                 skips.append(c)
-        self.mid = nn.ModuleList([ResBlock(c, c, emb_dim), ResBlock(c, c, emb_dim)])
+        self.mid = nn.ModuleList([ResBlock(c, c, emb_dim, ops), ResBlock(c, c, emb_dim, ops)])
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, ch in reversed(list(enumerate(channels))):
             for _ in range(blocks + 1):
-                self.up.append(ResBlock(c + skips.pop(), ch, emb_dim))
+                self.up.append(ResBlock(c + skips.pop(), ch, emb_dim, ops))
                 c = ch
             if i > 0:
-                self.upsample.append(nn.Conv2d(c, c, 3, padding=1))
-        self.norm_out = nn.GroupNorm(8, c)
-        self.conv_out = nn.Conv2d(c, in_channels, 3, padding=1)
+                self.upsample.append(ops.Conv2d(c, c, 3, padding=1))
+        self.norm_out = ops.GroupNorm(8, c)
+        self.conv_out = ops.Conv2d(c, in_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 

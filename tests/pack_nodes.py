@@ -14,6 +14,8 @@ PACK_NODE_IDS = (
     "SDEEditLoadTrajectory",
     "SDEEditDragCopyPaste",
     "SDEEditSDEDrag",
+    "SDEEditTrainImageLoRA",
+    "SDEEditLoadLoRA",
     "SDEEditDragPoints",
     "SDEEditDiffEditMask",
     "SDEEditSyncSDE",

@@ -28,7 +28,7 @@ class ComfyShapesUNet(torch.nn.Module):
     def __init__(self, channels=(32, 64, 128), blocks=2, n_classes=0, device=None, operations=None, dtype=None,
                  **_):
         super().__init__()
-        self.net = ShapesUNet(tuple(channels), blocks, n_classes)
+        self.net = ShapesUNet(tuple(channels), blocks, n_classes, ops=operations or torch.nn)
         self.dtype = dtype or torch.float32
         self.net.to(device=device, dtype=self.dtype)
 
