@@ -243,3 +243,28 @@ def drag_graph(**kw) -> Callable[[Ctx], dict]:
         g["7"] = sde_drag(**kw)
         return with_latent_out(g, ["7", 0])
     return build
+
+
+def train_lora(**kw) -> dict:
+    return n("SDEEditTrainImageLoRA", **({"model": M, "positive": P, "latent": L, "steps": 1, "rank": 2,
+                                          "learning_rate": 2e-4, "seed": 0, "training_dtype": "float32"} | kw))
+
+
+def train_graph(**kw) -> Callable[[Ctx], dict]:
+    """Train Image LoRA ("60"), its loss previewed."""
+    def build(ctx: Ctx) -> dict:
+        g = base(ctx)
+        g["60"] = train_lora(**kw)
+        return with_any_out(g, ["60", 1])
+    return build
+
+
+def lora_drag_graph(train_kw: dict | None = None, lora: list | str = ["60", 0], **kw) -> Callable[[Ctx], dict]:
+    """SDE-Drag with a LoRA input: by default the one Train Image LoRA ("60", 1 step) makes of the SD1.5 model."""
+    def build(ctx: Ctx) -> dict:
+        g = base(ctx)
+        g["60"] = train_lora(**(train_kw or {}))
+        g["7"] = sde_drag(lora=lora, **kw)
+        return with_latent_out(g, ["7", 0])
+    return build
+

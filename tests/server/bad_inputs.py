@@ -40,6 +40,7 @@ from bad_input_graphs import (  # the graph pieces and builders, re-exported: th
     drag_points_graph,
     load_graph,
     load_name_graph,
+    lora_drag_graph,
     n,
     node_graph,
     noise_adding,
@@ -51,6 +52,7 @@ from bad_input_graphs import (  # the graph pieces and builders, re-exported: th
     sde_drag,
     stage1_graph,
     sync,
+    train_graph,
     with_any_out,
     with_latent_out,
 )
@@ -60,7 +62,8 @@ __all__ = [  # the re-exported pieces and builders, and the matrix
     "OTHER_ASPECT_MASK", "BATCH2_MASK", "V_MODEL", "FULL_MASK", "GOOD_POINTS", "Ctx", "Case", "n", "base", "KEEP",
     "prune", "with_latent_out", "with_any_out", "noise_adding", "ddim", "record", "resample", "copy_paste",
     "sde_drag", "diffedit", "sync", "stage1_graph", "resample_graph", "custom_sampler_graph", "node_graph",
-    "load_graph", "load_name_graph", "save_graph", "drag_points_graph", "copy_paste_graph", "drag_graph", "CASES",
+    "load_graph", "load_name_graph", "save_graph", "drag_points_graph", "copy_paste_graph", "drag_graph", "train_graph",
+    "lora_drag_graph", "CASES",
 ]
 
 # --- the matrix -------------------------------------------------------------------------------------
@@ -77,6 +80,7 @@ NA, DD, REC, RES = "SDEEditNoiseAddingInversion", "SDEEditDDIMInversion", "SDEEd
 CP, DRAG, DP = "SDEEditDragCopyPaste", "SDEEditSDEDrag", "SDEEditDragPoints"
 SMP, TS, SAVE, LOAD = "SDEEditSampler", "SDEEditTrajectorySigmas", "SDEEditSaveTrajectory", "SDEEditLoadTrajectory"
 SCA = "SamplerCustomAdvanced"
+TRAIN = "SDEEditTrainImageLoRA"
 
 CASES: list[Case] = [
     # Noise-Adding Inversion
@@ -277,6 +281,25 @@ CASES: list[Case] = [
          ("multi_point 'all' is not one of simultaneous, sequential", "pick one")),
     Case("drag-precision-unknown", DRAG, drag_graph(precision="bf16"), "execution",
          ("precision 'bf16' is not one of float32, float64",)),
+    # the image's LoRA: Train Image LoRA, Load LoRA Weights, the lora inputs
+    Case("lora-train-steps-zero", TRAIN, train_graph(steps=0), "validation", ("steps", MIN)),
+    Case("lora-train-rank-huge", TRAIN, train_graph(rank=10**6), "validation", ("rank", MAX)),
+    Case("lora-train-lr-nan", TRAIN, train_graph(learning_rate=NAN), "execution", ("learning_rate must lie in",)),
+    Case("lora-train-dtype-unknown", TRAIN, train_graph(training_dtype="fp8"), "execution",
+         ("training_dtype 'fp8' is not one of float32, bfloat16",)),
+    Case("lora-train-latent-16ch-on-sd15", TRAIN, train_graph(latent=SD3_LATENT), "execution", CHANNELS_16),
+    Case("lora-load-missing-file", "SDEEditLoadLoRA", node_graph(n("SDEEditLoadLoRA", lora_name="none.safetensors"),
+                                                                 kind="any"), "execution", ("lora_name",)),
+    Case("lora-min-above-1", DRAG, lora_drag_graph(lora_min=1.5), "validation", ("lora_min", MAX)),
+    Case("lora-strength-nan", DRAG, lora_drag_graph(lora_strength=NAN), "execution",
+         ("lora_strength must be a finite number",)),
+    Case("lora-plain-value", DRAG, lora_drag_graph(lora="my_lora.safetensors"), "execution",
+         ("lora: expected a LORA_MODEL", "Train LoRA")),
+    Case("lora-of-another-model", DRAG, lora_drag_graph(train_kw={"model": SD3_MODEL, "positive": SD3_PROMPT,
+                                                                   "latent": SD3_LATENT}), "execution",
+         ("lora: none of its", "fits this model")),
+    Case("lora-record-of-a-mask", REC, stage1_graph(record, lora=FULL_MASK), "validation",
+         (MISMATCH, "lora", "MASK")),
     # Drag Points
     Case("dp-points-malformed", DP, drag_points_graph("[{"), "execution", NOT_JSON),
     Case("dp-points-outside", DP, drag_points_graph(FAR_POINTS), "execution", OUTSIDE),
