@@ -12,6 +12,8 @@ are random, so this measures speed, memory and exactness, not edit quality). Sec
 4. peak memory: SDE-Drag vs KSampler, each in a fresh process;
 5. scaling: time and memory of record + resample as steps and image size grow, with a fit;
 6. the paper's claims that need no real weights: the toy experiment (Fig. 5), Table 3's analogue.
+7. the image's LoRA: Train Image LoRA's time per step, and SDE-Drag with the falling LoRA strength against core
+   Load LoRA's merged LoRA (the cost of setting the strength per call).
 
 Timings on a shared machine swing by several times: every comparison is measured in one process, the
 runs being compared interleaved round by round, and reported as medians of per-round ratios.

@@ -36,6 +36,7 @@ class Plan:
     scaling_memory: tuple | None  # (checkpoint, sizes, steps)
     toy: tuple  # (samples, steps, plot every k steps)
     table3: tuple  # (checkpoint, image px, steps, guidance scales)
+    lora: tuple  # (checkpoint, image px, drag steps, LoRA training steps, timed runs)
 
 
 FULL = Plan(
@@ -48,6 +49,7 @@ FULL = Plan(
     scaling_memory=("sd15", (64, 128, 256), 4),
     toy=(30_000, 40, 2),
     table3=("sd15", 64, 12, (1.0, 3.0, 5.0, 7.5, 10.0)),
+    lora=("sd15", 64, 8, 20, 5),
 )
 QUICK = Plan(
     name="quick",
@@ -59,6 +61,7 @@ QUICK = Plan(
     scaling_memory=None,
     toy=(30_000, 40, 10),
     table3=("sd15", 64, 4, (1.0, 7.5)),
+    lora=("sd3", 64, 4, 2, 2),
 )
 
 # The real SD1.5 architecture (random weights, `make checkpoints-full`) at 256 px and a few steps on the CPU: the
@@ -72,8 +75,9 @@ REAL = Plan(
     scaling=(), scaling_memory=None,
     toy=(30_000, 40, 10),
     table3=("sd15_full", 256, 4, (1.0, 7.5)),
+    lora=("sd15_full", 256, 4, 4, 3),
 )
-REAL_SECTIONS = "1,2,4"  # overhead, recording, memory
+REAL_SECTIONS = "1,2,4,7"  # overhead, recording, memory, the LoRA
 
 SECTIONS = (  # (title, module, function)
     ("1. Overhead of our stage-2 samplers against ComfyUI's", "bench.speed", "overhead"),
@@ -82,6 +86,7 @@ SECTIONS = (  # (title, module, function)
     ("4. Peak memory: SDE-Drag vs KSampler", "bench.scale", "memory"),
     ("5. Scaling with steps and image size", "bench.scale", "scaling"),
     ("6. The paper's claims, reproduced without real weights", "bench.scale", "paper_claims"),
+    ("7. The image's LoRA: training time and the falling strength's cost", "bench.lora_cost", "lora"),
 )
 
 

@@ -95,13 +95,13 @@ def resample(inp: Inputs, x_t0: dict, traj, method: str, cfg: float, schedule: s
 
 
 def sde_drag(inp: Inputs, steps: int, cfg: float, points: str = NO_DRAG, method: str = "sde", t0: float = T0,
-             alpha: float = 1.0, beta: float = 1.0, seed: int = 1) -> dict:
+             alpha: float = 1.0, beta: float = 1.0, seed: int = 1, **extra) -> dict:
     """The composite SDE-Drag node (recording fused into the sampling calls); with the defaults here, one
     sub-step whose paste changes nothing: the fused record + replay alone."""
     return inp.c.call("SDEEditSDEDrag", model=inp.model, positive=inp.pos, negative=inp.neg, latent=inp.latent,
                       points=points, t0=t0, steps=steps, step_size=2.0, r=5, alpha=alpha, beta=beta, cfg=cfg,
                       seed=seed, method=method, multi_point="simultaneous", scheduler=SCHEDULER,
-                      precision="float32")[0]
+                      precision="float32", **extra)[0]
 
 
 def custom_advanced(inp: Inputs, sampler, sigmas, latent: dict, cfg: float) -> dict:

@@ -34,5 +34,6 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     for pattern in (r"Resample `cycle_sde` \| KSampler `ddpm` \| 4 / 4 \|", r"record, batch 1 \| 6 \|",
                     r"\| SDE-Drag \| n = 4, m = 2.*\| 8 \|", r"\| KSampler `ddpm` \| 2 \| \d+\.\d \|",
                     r"\| sd3 \| -?\d+\.\d{3} s \|", r"\| ve \| N\(2, 2²\) \| \d\.\d{3} \|",
-                    r"\| 7\.5 \| \d\.\de-\d\d \|"):
+                    r"\| 7\.5 \| \d\.\de-\d\d \|",
+                    r"\| SDE-Drag, falling LoRA \(strength set per call, lora_min 0\.5\) \| 4 / 14 \|"):
         assert re.search(pattern, report), pattern

@@ -179,3 +179,28 @@ def test_a_lora_file_loads_and_a_lora_of_another_model_is_refused(host, family_m
         drag(host, model, pos, neg, latent, lora="my_lora.safetensors")
     with pytest.raises(ValueError, match="lora_name"):
         call(host, "SDEEditLoadLoRA", lora_name="missing.safetensors")
+
+
+def test_core_train_lora_weights_work_too(host, family_models):
+    """Core Train LoRA's output (its LoRA plus bias and norm diffs) drives the lora input as well: at lora_min 1
+    the drag equals core Load LoRA at strength 1. (Two latents: core Train LoRA fails on a single one in
+    ComfyUI 0.3.75, Comfy-Org/ComfyUI#11124.)"""
+    import comfy.weight_adapter
+
+    model, pos, neg, latent = family_models["eps"]
+    one = {"samples": latent["samples"][:1]}
+    cls = host.node("TrainLoraNode")
+    with torch.inference_mode(False):
+        out = cls.execute(model=[model], latents=[one, one], positive=[pos], batch_size=[1], steps=[2],
+                          grad_accumulation_steps=[1], learning_rate=[1e-2], rank=[2], optimizer=["AdamW"],
+                          loss_function=["MSE"], seed=[0], training_dtype=["fp32"], lora_dtype=["fp32"],
+                          algorithm=[next(iter(comfy.weight_adapter.adapter_maps))], gradient_checkpointing=[False],
+                          existing_lora=["[None]"])
+    lora = out.result[1]
+    assert any(k.endswith(".diff_b") for k in lora)  # not only LoRA matrices
+    points = json.dumps([{"source": [12, 12], "target": [28, 20]}])
+    merged = call(host, "LoraModelLoader", model=model, lora=lora, strength_model=1.0)[0]
+    want = drag(host, merged, pos, neg, one, points=points, steps=3, r=1)
+    got = drag(host, model, pos, neg, one, points=points, steps=3, r=1, lora=lora, lora_min=1.0)
+    assert max_err(got, want) <= 1e-5, max_err(got, want)
+    assert max_err(got, drag(host, model, pos, neg, one, points=points, steps=3, r=1)) > 1e-4
