@@ -6,7 +6,8 @@ drift apart: the server tier runs every graph (on the tiny checkpoints), the bro
 every file in the real frontend and checks it turns back into the same graph, and a test fails
 when a file is out of date. Regenerate with `make workflows`.
 
-Only core nodes and this pack's nodes appear in them.
+Only core nodes and this pack's nodes appear in them. The shapes examples are in workflows_shapes.py, the
+settings and the stage nodes the graphs share in workflow_nodes.py; WORKFLOWS here lists them all.
 """
 
 from __future__ import annotations
@@ -16,34 +17,16 @@ import json
 import pathlib
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from hostlib import ROOT, ComfyServer  # noqa: E402
+from workflow_nodes import LORA_WIDGETS, Settings, ddim_inversion, diffedit_mask, record, resample  # noqa: E402
 from workflow_ui import frontend_blueprint, to_ui  # noqa: E402
+from workflows_shapes import shapes_drag, shapes_drag_lora, shapes_generate, shapes_prompt_change  # noqa: E402
 
 OUT_DIR = ROOT / "example_workflows"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What differs between a user's run and the test tier's run of the same graph."""
-
-    ckpt: str = "v1-5-pruned-emaonly-fp16.safetensors"
-    image: str = "example.png"
-    steps: int = 50
-    points: str = '[{"source": [300, 384], "target": [420, 384]}]'  # for the 768 px example.png
-    flow_ckpt: str = "flux1-dev-fp8.safetensors"  # a flow model (Flux, SD3.x) for the flow-model graphs
-    flow_steps: int = 24  # the sync-SDE authors' Flux default: 24 steps below t0 = 24/28
-    shapes_weights: str = "shapes_cond_32.safetensors"  # the pack's own shapes model (shapes/weights/)
-    shapes_size: int = 32  # the side it was trained at
-    shapes_steps: int = 20  # steps below t0 in the shapes edits (seconds on a CPU)
-    shapes_tries: int = 4  # the shapes recolour's batch: tries with their own noise
-    # The picture of the shapes edits (SDE Edit: Shapes Scene): a red disc, centre (x, y), size r (fractions of
-    # the side), background seed; and the drag's target. tests/server/test_workflows.py scores the edits
-    # against the exact answers of this scene.
-    shapes_scene: tuple[float, float, float, int] = (0.3, 0.5, 0.15, 7)
-    shapes_target: tuple[float, float] = (0.7, 0.5)
+SHIPPED = Settings()  # the settings the examples ship with
 
 
 def _base(s: Settings, source: str, target: str | None = None, negative: str = "") -> dict:
@@ -65,49 +48,27 @@ def _finish(g: dict, latent_from: str, prefix: str) -> dict:
     return g
 
 
-def _record(s: Settings, prompt: str, cfg: float, t0: float, precision: str) -> dict:
-    return {"class_type": "SDEEditCycleSDERecord", "inputs": {
-        "model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg, "cfg_schedule": "constant",
-        "latent": ["3", 0], "t0": t0, "steps": s.steps, "seed": 0, "scheduler": "simple", "batch_size": 1,
-        "independent_noise": False, "precision": precision}}
-
-
-def _ddim_inversion(s: Settings, prompt: str, cfg: float, t0: float) -> dict:
-    return {"class_type": "SDEEditDDIMInversion", "inputs": {
-        "model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg, "cfg_schedule": "constant",
-        "latent": ["3", 0], "t0": t0, "steps": s.steps, "scheduler": "simple", "precision": "float32"}}
-
-
-def _resample(prompt: str, stage1: str, method: str, cfg: float, mask: list | None = None) -> dict:
-    inputs = {"model": ["1", 0], "positive": [prompt, 0], "negative": ["5", 0], "cfg": cfg,
-              "cfg_schedule": "constant", "latent": [stage1, 0], "trajectory": [stage1, 1], "method": method,
-              "seed": 0}
-    if mask is not None:
-        inputs["mask"] = mask
-    return {"class_type": "SDEEditResample", "inputs": inputs}
-
-
 def reconstruction(s: Settings) -> dict:
     """Cycle-SDE with nothing edited: the output is the input (a check of model, settings and precision)."""
     g = _base(s, "a photo")
-    g["10"] = _record(s, "4", 7.5, 0.8, "float64")
-    g["11"] = _resample("4", "10", "cycle_sde", 7.5)
+    g["10"] = record(s, "4", 7.5, 0.8, "float64")
+    g["11"] = resample("4", "10", "cycle_sde", 7.5)
     return _finish(g, "11", "sde_edit/reconstruction")
 
 
 def prompt_change_cycle_sde(s: Settings) -> dict:
     """CycleDiffusion-style editing: record with the source prompt, replay with the target (SDE)."""
     g = _base(s, "a photo of a cat", "a photo of a dog")
-    g["10"] = _record(s, "4", 7.5, 0.7, "float64")
-    g["11"] = _resample("6", "10", "cycle_sde", 7.5)
+    g["10"] = record(s, "4", 7.5, 0.7, "float64")
+    g["11"] = resample("6", "10", "cycle_sde", 7.5)
     return _finish(g, "11", "sde_edit/prompt_change_sde")
 
 
 def prompt_change_ddim(s: Settings) -> dict:
     """The ODE baseline: DDIM-invert with the source prompt, DDIM-sample with the target."""
     g = _base(s, "a photo of a cat", "a photo of a dog")
-    g["10"] = _ddim_inversion(s, "4", 1.0, 0.7)
-    g["11"] = _resample("6", "10", "ddim", 7.5)
+    g["10"] = ddim_inversion(s, "4", 1.0, 0.7)
+    g["11"] = resample("6", "10", "ddim", 7.5)
     return _finish(g, "11", "sde_edit/prompt_change_ode")
 
 
@@ -117,41 +78,33 @@ def inpaint_sde(s: Settings) -> dict:
     g["10"] = {"class_type": "SDEEditNoiseAddingInversion", "inputs": {
         "model": ["1", 0], "latent": ["3", 0], "t0": 0.8, "steps": s.steps, "seed": 0, "scheduler": "simple",
         "independent_noise": False, "precision": "float32"}}
-    g["11"] = _resample("4", "10", "ddpm", 5.0, mask=["2", 1])
+    g["11"] = resample("4", "10", "ddpm", 5.0, mask=["2", 1])
     return _finish(g, "11", "sde_edit/inpaint_sde")
 
 
 def inpaint_ode(s: Settings) -> dict:
     """Inpaint-ODE, the baseline: DDIM inversion up, DDIM down; outside the mask the inversion is kept."""
     g = _base(s, "a photo", negative="blurry")
-    g["10"] = _ddim_inversion(s, "4", 1.0, 0.8)
-    g["11"] = _resample("4", "10", "ddim", 5.0, mask=["2", 1])
+    g["10"] = ddim_inversion(s, "4", 1.0, 0.8)
+    g["11"] = resample("4", "10", "ddim", 5.0, mask=["2", 1])
     return _finish(g, "11", "sde_edit/inpaint_ode")
-
-
-def _diffedit_mask(vae: tuple = ("1", 2)) -> dict:
-    """DiffEdit's mask: where the target prompt ("6") and the source caption ("4") predict different noise."""
-    return {"class_type": "SDEEditDiffEditMask", "inputs": {
-        "model": ["1", 0], "target": ["6", 0], "reference": ["4", 0], "latent": ["3", 0], "cfg": 7.5, "noises": 10,
-        "noise_strength": 0.5, "clamp_factor": 3.0, "threshold": 0.5, "seed": 0, "batch_size": 0, "smoothing": 0.0,
-        "fill_holes": False, "vae": list(vae)}}
 
 
 def diffedit_sde(s: Settings) -> dict:
     """DiffEdit-SDE: the automatic mask, Cycle-SDE record with the source prompt, replay with the target."""
     g = _base(s, "a photo of a cat", "a photo of a dog")
-    g["7"] = _diffedit_mask()
-    g["10"] = _record(s, "4", 7.5, 0.5, "float64")
-    g["11"] = _resample("6", "10", "cycle_sde", 7.5, mask=["7", 0])
+    g["7"] = diffedit_mask()
+    g["10"] = record(s, "4", 7.5, 0.5, "float64")
+    g["11"] = resample("6", "10", "cycle_sde", 7.5, mask=["7", 0])
     return _finish(g, "11", "sde_edit/diffedit_sde")
 
 
 def diffedit_ode(s: Settings) -> dict:
     """DiffEdit-ODE (DiffEdit itself): the mask, DDIM inversion with the source prompt, DDIM with the target."""
     g = _base(s, "a photo of a cat", "a photo of a dog")
-    g["7"] = _diffedit_mask()
-    g["10"] = _ddim_inversion(s, "4", 1.0, 0.5)
-    g["11"] = _resample("6", "10", "ddim", 7.5, mask=["7", 0])
+    g["7"] = diffedit_mask()
+    g["10"] = ddim_inversion(s, "4", 1.0, 0.5)
+    g["11"] = resample("6", "10", "ddim", 7.5, mask=["7", 0])
     return _finish(g, "11", "sde_edit/diffedit_ode")
 
 
@@ -160,7 +113,7 @@ def _drag(s: Settings, method: str) -> dict:
         "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent": ["3", 0], "points": s.points,
         "t0": 0.6, "steps": s.steps, "step_size": 2.0, "r": 5, "alpha": 1.1, "beta": 0.3, "cfg": 3.0, "seed": 0,
         "method": method, "multi_point": "simultaneous", "scheduler": "simple", "precision": "float32",
-        "grid": "scheduler", "square_noise": "moved"}}
+        "grid": "scheduler", "square_noise": "moved", **LORA_WIDGETS}}
 
 
 def sde_drag(s: Settings) -> dict:
@@ -180,12 +133,12 @@ def ode_drag(s: Settings) -> dict:
 def sde_drag_primitives(s: Settings) -> dict:
     """One SDE-Drag sub-step wired from the stage nodes: record, copy-paste, Cycle-SDE back with CFG 1 -> 3."""
     g = _base(s, "a photo")
-    g["10"] = _record(s, "4", 3.0, 0.6, "float32")
+    g["10"] = record(s, "4", 3.0, 0.6, "float32")
     g["10"]["inputs"]["cfg_schedule"] = "linear"
     g["11"] = {"class_type": "SDEEditDragCopyPaste", "inputs": {
         "model": ["1", 0], "latent": ["10", 0], "trajectory": ["10", 1], "points": s.points, "r": 5, "alpha": 1.1,
         "beta": 0.3, "seed": 0}}
-    g["12"] = _resample("4", "10", "cycle_sde", 3.0)
+    g["12"] = resample("4", "10", "cycle_sde", 3.0)
     g["12"]["inputs"] |= {"latent": ["11", 0], "cfg_schedule": "linear"}
     return _finish(g, "12", "sde_edit/sde_drag_primitives")
 
@@ -219,82 +172,6 @@ def sync_sde_sd(s: Settings) -> dict:
     return _finish(g, "10", "sde_edit/sync_sde_sd")
 
 
-def _shapes_base(s: Settings, source: str, target: str | None = None) -> dict:
-    """The pack's shapes model, its class prompts ("" = the null class, CFG's negative) and a KSampler-drawn scene
-    ("3"): no checkpoint, no input image."""
-    g = {
-        "1": {"class_type": "SDEEditLoadShapesModel", "inputs": {"weights": s.shapes_weights}},
-        "4": {"class_type": "SDEEditShapesPrompt", "inputs": {"text": source}},
-        "5": {"class_type": "SDEEditShapesPrompt", "inputs": {"text": ""}},
-        "2": {"class_type": "EmptyChromaRadianceLatentImage", "inputs": {
-            "width": s.shapes_size, "height": s.shapes_size, "batch_size": 1}},
-        "3": {"class_type": "KSampler", "inputs": {
-            "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent_image": ["2", 0], "seed": 0,
-            "steps": s.steps, "cfg": 3.0, "sampler_name": "dpmpp_2m_sde", "scheduler": "karras", "denoise": 1.0}},
-    }
-    if target is not None:
-        g["6"] = {"class_type": "SDEEditShapesPrompt", "inputs": {"text": target}}
-    return g
-
-
-def _shapes_finish(g: dict, latent_from: str, prefix: str) -> dict:
-    """Decode and save the result at its own 32 px, and show it 8 times larger (nearest neighbour: the pixels stay
-    sharp squares) in a Preview Image: a 32 px thumbnail is too small to judge an edit by."""
-    g["20"] = {"class_type": "VAEDecode", "inputs": {"samples": [latent_from, 0], "vae": ["1", 1]}}
-    g["21"] = {"class_type": "SaveImage", "inputs": {"images": ["20", 0], "filename_prefix": prefix}}
-    g["22"] = {"class_type": "ImageScaleBy", "inputs": {"image": ["20", 0], "upscale_method": "nearest-exact",
-                                                         "scale_by": 8.0}}
-    g["23"] = {"class_type": "PreviewImage", "inputs": {"images": ["22", 0]}}
-    return g
-
-
-def shapes_generate(s: Settings) -> dict:
-    """The shapes model with core nodes: KSampler draws a scene of the prompt's class ("red disc") on a CPU."""
-    return _shapes_finish(_shapes_base(s, "red disc"), "3", "sde_edit/shapes_generate")
-
-
-def _shapes_scene(s: Settings, g: dict, text: str = "red disc") -> None:
-    """The scene ("9": IMAGE, object mask) and its latent ("3"), in place of the KSampler draw."""
-    x, y, r, seed = s.shapes_scene
-    g["9"] = {"class_type": "SDEEditShapesScene", "inputs": {"text": text, "x": x, "y": y, "radius": r, "seed": seed,
-                                                             "size": s.shapes_size}}
-    g["3"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["9", 0], "vae": ["1", 1]}}
-    del g["2"]
-
-
-def shapes_prompt_change(s: Settings) -> dict:
-    """A real prompt change out of the box: the red disc of Shapes Scene becomes a red square in place, by
-    DiffEdit-SDE (the DiffEdit mask of "red square" vs "red disc"; Cycle-SDE recorded with the source prompt
-    and replayed with the target inside the mask; t0 0.6, CFG 7.5 on both), four tries at once, each with its
-    own noise (the small model reshapes in place in about 60 % of tries: docs/shapes_benchmarks.md).
-    Recolouring ("blue disc") is beyond this model: see the benchmark."""
-    g = _shapes_base(s, "red disc", "red square")
-    _shapes_scene(s, g)
-    g["7"] = _diffedit_mask(vae=("1", 1))
-    g["8"] = {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["3", 0], "amount": s.shapes_tries}}
-    g["10"] = _record(s, "4", 7.5, 0.6, "float32")
-    g["10"]["inputs"] |= {"steps": s.shapes_steps, "latent": ["8", 0]}
-    g["11"] = _resample("6", "10", "cycle_sde", 7.5, mask=["7", 0])
-    return _shapes_finish(g, "11", "sde_edit/shapes_prompt_change")
-
-
-def shapes_drag(s: Settings) -> dict:
-    """SDE-Drag on the shapes model out of the box: Shapes Scene draws a red disc, Drag Points shows it (click a
-    source and a target on the node to change the drag), SDE-Drag moves it (r covers the disc and a rim)."""
-    g = _shapes_base(s, "red disc")
-    _shapes_scene(s, g)
-    size, (sx, sy, radius, _), (tx, ty) = s.shapes_size, s.shapes_scene, s.shapes_target
-    points = [{"source": [round(sx * size, 1), round(sy * size, 1)],
-               "target": [round(tx * size, 1), round(ty * size, 1)]}]
-    g["8"] = {"class_type": "SDEEditDragPoints", "inputs": {"image": ["9", 0], "points": json.dumps(points)}}
-    g["10"] = {"class_type": "SDEEditSDEDrag", "inputs": {
-        "model": ["1", 0], "positive": ["4", 0], "negative": ["5", 0], "latent": ["3", 0], "points": ["8", 0],
-        "t0": 0.6, "steps": s.shapes_steps, "step_size": 2.0, "r": round(radius * size) + 2, "alpha": 1.1,
-        "beta": 0.3, "cfg": 3.0, "seed": 0, "method": "sde", "multi_point": "simultaneous", "scheduler": "simple",
-        "precision": "float32", "grid": "scheduler", "square_noise": "moved", "vae": ["1", 1]}}
-    return _shapes_finish(g, "10", "sde_edit/shapes_drag")
-
-
 WORKFLOWS = {
     "sde_edit_sde_drag": sde_drag,
     "sde_edit_sde_drag_primitives": sde_drag_primitives,
@@ -311,6 +188,7 @@ WORKFLOWS = {
     "sde_edit_shapes_generate": shapes_generate,
     "sde_edit_shapes_prompt_change": shapes_prompt_change,
     "sde_edit_shapes_drag": shapes_drag,
+    "sde_edit_shapes_drag_lora": shapes_drag_lora,
 }
 
 
@@ -336,7 +214,7 @@ BLUEPRINTS = {
 SUBGRAPH_DIR = ROOT / "subgraphs"
 
 
-def render_all(object_info: dict, settings: Settings = Settings()) -> dict[str, str]:
+def render_all(object_info: dict, settings: Settings = SHIPPED) -> dict[str, str]:
     """{file name: JSON text} of every example workflow."""
     return {f"{name}.json": json.dumps(to_ui(fn(settings), object_info), indent=1) + "\n"
             for name, fn in WORKFLOWS.items()}
@@ -349,7 +227,7 @@ def shapes_input(s: Settings):
     return thumbnails.scene_picture(*s.shapes_scene, s.shapes_size)
 
 
-def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings = Settings()) -> None:
+def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings = SHIPPED) -> None:
     """example_workflows/<name>.jpg (scripts/thumbnails.py): a shapes example's own output, a checkpoint
     example's graph."""
     import thumbnails
@@ -360,7 +238,7 @@ def write_thumbnails(server: ComfyServer, out: pathlib.Path, settings: Settings 
     thumbnails.write_all(server, out, graphs, starts)
 
 
-def blueprint_text(server: ComfyServer, name: str, settings: Settings = Settings()) -> str:
+def blueprint_text(server: ComfyServer, name: str, settings: Settings = SHIPPED) -> str:
     """The file of blueprint `name`, made by the pinned frontend itself from its source graph."""
     graph_of, types, description = BLUEPRINTS[name]
     return frontend_blueprint(server, to_ui(graph_of(settings), server.object_info()), name, description, types)

@@ -65,9 +65,9 @@ def lora(c: Comfy, plan, out: Path, notes: list[str]) -> str:
         f"last steps {loss:.4f}.",
         f"**Dragging with it**: SDE-Drag with one sub-step of {steps} steps at CFG {CFG} (the fused record + replay), "
         f"2 × {repeats} timed runs per configuration in blocks, in the order A B C C B A, each block after an untimed "
-        "run (switching models makes core Load LoRA re-merge its weights, a cost kept out of its timing here). Core Load LoRA merges the LoRA into "
-        "the weights once, at one strength; the pack's falling strength leaves the weights alone and adds s·ΔW "
-        "in each patched layer as it runs, with s set per call.",
+        "run (switching models makes core Load LoRA re-merge its weights, a cost kept out of its timing here). "
+        "Core Load LoRA merges the LoRA into the weights once, at one strength; the pack's falling strength "
+        "leaves the weights alone and adds s·ΔW in each patched layer as it runs, with s set per call.",
         table(["configuration", "model calls / rows", "median", "÷ no LoRA", "÷ merged LoRA"], rows),
         f"Falling LoRA ÷ merged LoRA: {ratio:.3f} (quartiles of per-run ratios {q[0]:.2f}–{q[1]:.2f}): the "
         "price of a strength that changes every step without re-merging. Model calls are the same in all three.",

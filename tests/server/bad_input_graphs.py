@@ -259,12 +259,12 @@ def train_graph(**kw) -> Callable[[Ctx], dict]:
     return build
 
 
-def lora_drag_graph(train_kw: dict | None = None, lora: list | str = ["60", 0], **kw) -> Callable[[Ctx], dict]:
+def lora_drag_graph(train_kw: dict | None = None, lora: list | str | None = None, **kw) -> Callable[[Ctx], dict]:
     """SDE-Drag with a LoRA input: by default the one Train Image LoRA ("60", 1 step) makes of the SD1.5 model."""
     def build(ctx: Ctx) -> dict:
         g = base(ctx)
         g["60"] = train_lora(**(train_kw or {}))
-        g["7"] = sde_drag(lora=lora, **kw)
+        g["7"] = sde_drag(lora=["60", 0] if lora is None else lora, **kw)
         return with_latent_out(g, ["7", 0])
     return build
 

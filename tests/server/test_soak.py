@@ -62,19 +62,22 @@ ORDER = (
     "sde_edit_ode_drag", "sde_edit_reconstruction", "sde_edit_prompt_change_cycle_sde",
     "sde_edit_prompt_change_ddim", "sde_edit_diffedit_sde", "sde_edit_diffedit_ode", "sde_edit_sync_sde_sd",
     "sde_edit_sync_sde_flux", "sde_edit_shapes_generate", "sde_edit_shapes_prompt_change", "sde_edit_shapes_drag",
+    "sde_edit_shapes_drag_lora",
 )
 # The cheapest settings that still run every node of every example: 2 steps (so a Cancel can land between
-# them), a shapes drag of 5 px instead of 13 (fewer sub-steps), 2 shapes tries (still a batch), and (below)
-# 2 DiffEdit noises instead of 10. The flow example needs 4 steps at its t0 of 0.86 (fewer is refused).
-SOAK = replace(TINY, steps=2, flow_steps=4, shapes_steps=2, shapes_tries=2, shapes_target=(0.45, 0.5))
+# them), a shapes drag of 5 px instead of 13 (fewer sub-steps), 2 shapes tries (still a batch), 2 LoRA training
+# steps instead of 100, and (below) 2 DiffEdit noises instead of 10. The flow example needs 4 steps at its t0 of
+# 0.86 (fewer is refused).
+SOAK = replace(TINY, steps=2, flow_steps=4, shapes_steps=2, shapes_tries=2, shapes_target=(0.45, 0.5),
+               lora_steps=2)
 DIFFEDIT_NOISES = 2
 # Nodes that may come from ComfyUI's cache: loaders, prompts and points compute nothing seeded.
 MAY_BE_CACHED = {"SDEEditLoadShapesModel", "SDEEditShapesPrompt", "SDEEditDragPoints"}
 
 
 def is_cancelled(i: int) -> bool:
-    """One prompt in each ten; its place in the ten moves (5, 6, 7, 8, 9, 5, …) so that, with 15 examples, every
-    example is cancelled 3–4 times (a fixed place would hit only 3 of them) and cancels are ≥ 6 prompts apart."""
+    """One prompt in each ten; its place in the ten moves (5, 6, 7, 8, 9, 5, …) so that, with 16 examples, every
+    example is cancelled 2–4 times (a fixed place would hit only half of them) and cancels are ≥ 6 prompts apart."""
     return i % 10 == 5 + (i // 10) % 5
 
 
