@@ -73,4 +73,5 @@ bench-shapes: setup
 	$(PY) scripts/bench_shapes.py run sync --scenes 40
 	$(PY) scripts/bench_shapes.py run diffedit --scenes 40 --split tuning --name diffedit_tuning
 	$(PY) scripts/bench_shapes.py run diffedit --scenes 100
+	$(PY) scripts/bench_shapes.py run drag_lora --scenes 48
 	$(PY) scripts/bench_shapes.py report

@@ -7,7 +7,7 @@ import argparse
 import pathlib
 import time
 
-from bench.shapes_config import OUT, REPORT, SPLITS, TASK_SPLIT, TASKS
+from bench.shapes_config import LORA, OUT, REPORT, SPLITS, TASK_SPLIT, TASKS
 
 DESCRIPTION = "Ground-truth benchmarks in the shapes world: drag, DiffEdit masks, prompt changes; SDE vs ODE."
 
@@ -52,7 +52,8 @@ def main(argv=None) -> int:
                      log=lambda m: print(f"{time.time() - start:7.1f} s  {m}", flush=True), split=split,
                      methods=methods, masked=masked)
     path = write_rows(name, rows, args.out, scenes=args.scenes, threads=args.threads, split=split,
-                      scene_seeds=SPLITS[split], seconds=round(time.time() - start, 1))
+                      scene_seeds=SPLITS[split], seconds=round(time.time() - start, 1),
+                      **({"lora": LORA} if args.task == "drag_lora" else {}))
     print(f"wrote {len(rows)} rows to {path} in {time.time() - start:.0f} s")
     return 0
 

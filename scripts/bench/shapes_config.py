@@ -13,10 +13,10 @@ OUT = ROOT / "docs" / "shapes_bench"
 REPORT = ROOT / "docs" / "shapes_benchmarks.md"
 WEIGHTS = "shapes_cond_32.safetensors"
 SIZE = 32
-TASKS = ("drag", "diffedit", "semantic", "semantic_t0", "sweeps", "steps", "sync")
+TASKS = ("drag", "diffedit", "semantic", "semantic_t0", "sweeps", "steps", "sync", "drag_lora")
 # Each task's scenes: the headline tasks on held-out scenes, the sweeps (where settings are chosen) on tuning ones.
 TASK_SPLIT = {"drag": "heldout", "diffedit": "heldout", "semantic": "heldout", "semantic_t0": "tuning",
-              "sweeps": "tuning", "steps": "tuning", "sync": "heldout"}
+              "sweeps": "tuning", "steps": "tuning", "sync": "heldout", "drag_lora": "heldout"}
 DEFAULTS = {
     # SDE-Drag as the paper (t0 0.6, step 2 latent px, α 1.1, β 0.3, CFG 3 falling linearly to 1) but 20
     # steps below t0 instead of 120 (a 32 px model on a CPU; docs/shapes_benchmarks.md).
@@ -111,6 +111,12 @@ DIFFEDIT_VARIANTS = {"raw": (0.0, False), "fill": (0.0, True),
                      **{f"smooth {r:g}": (r, False) for r in SMOOTHINGS},
                      **{f"smooth {r:g} + fill": (r, True) for r in SMOOTHINGS}}
 GRID_VARIANT = "smooth 1 + fill"  # the variant the examples grid shows beside the raw map
+# The input image's LoRA (drag_lora): trained once per scene at the SDE-Drag authors' settings (SDEEditTrainImageLoRA:
+# 100 AdamW steps, rank 4, lr 2e-4, the scene's class prompt, float32), applied with the paper's falling strength
+# (1 near the clean image down to lora_min at t0). LORA_DRAGS: the drags run without and with it, the node's
+# defaults (grid "scheduler"; square_noise "moved" for SDE-Drag, which ODE-Drag ignores), beside the floor.
+LORA = {"steps": 100, "rank": 4, "learning_rate": 2e-4, "training_dtype": "float32", "lora_min": 0.5}
+LORA_DRAGS = ("sde_moved", "ode")
 # sync-SDE's options at the prompt change's defaults (DEFAULTS["semantic"], CFG on both sides): {name: the node's
 # inputs changed}; "mask" is the object's mask grown by EXAMPLE_RECOLOUR["grow"] px (what a user paints).
 SYNC_VARIANTS = {"sync_sde": {}, "sync_sde_resample": {"resample": True},

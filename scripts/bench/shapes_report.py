@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.shapes_config import DEFAULTS, OUT, REPORT, STEPS_SWEEP, SWEEPS
 from bench.shapes_report_diffedit import diffedit_section
+from bench.shapes_report_lora import load_lora, lora_section
 from bench.stats import bootstrap, fmt, paired, yerr
 
 DRAG_METHODS = {
@@ -354,6 +355,7 @@ def write_report(out: pathlib.Path = OUT, report: pathlib.Path = REPORT) -> str:
     drag_section(lines, plt, out)
     sweeps_section(lines, plt, out)
     steps_section(lines, out)
+    lora_section(lines, *load_lora(out))
     diffedit_section(lines, plt, load_rows("diffedit", out), load_rows("diffedit_tuning", out), out)
     semantic_section(lines, out)
     sync_section(lines, out)

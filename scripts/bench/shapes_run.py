@@ -14,6 +14,7 @@ from bench.shapes_config import (
     DEFAULTS,
     DRAG_VARIANTS,
     EXAMPLE_RECOLOUR,
+    LORA,
     SEMANTIC_T0,
     SIZE,
     STEPS_SWEEP,
@@ -73,15 +74,17 @@ def drag_mask(pts, r: int, size: int = SIZE, grow: int = 2):
 
 
 def run_drag(b: Bench, scene, answer, prompt: str, pts, seed: int, methods=("copy_paste", "sde", "ode"),
-             masked: bool = False, **over):
+             masked: bool = False, lora: dict | None = None, lora_min: float = LORA["lora_min"], **over):
     """{method: (image, cost)} of one drag; settings DEFAULTS["drag"] updated by `over`; methods from
-    DRAG_VARIANTS; `masked`: the SDE/ODE drags get the user-style mask `drag_mask`."""
+    DRAG_VARIANTS; `masked`: the SDE/ODE drags get the user-style mask `drag_mask`; `lora`: the SDE/ODE drags
+    get this LoRA of the input image at the falling strength down to `lora_min` (the floor never does)."""
     s = DEFAULTS["drag"] | over
     lat = latent_of(scene)
     r = round(scene.shapes[0].r * SIZE) + 2  # the copied square covers the object and a rim of background
     points = json.dumps([{"source": list(pts[:2]), "target": list(pts[2:])}])
     pos = b.prompt(prompt)
-    mask = {"mask": drag_mask(pts, r)} if masked else {}
+    extra = {"mask": drag_mask(pts, r)} if masked else {}
+    extra |= {"lora": lora, "lora_min": lora_min} if lora is not None else {}
     out = {}
     for method in methods:
         variant = DRAG_VARIANTS[method]
@@ -96,10 +99,27 @@ def run_drag(b: Bench, scene, answer, prompt: str, pts, seed: int, methods=("cop
                 "SDEEditSDEDrag", model=b.model, positive=pos, negative=b.null, latent=lat, points=points,
                 t0=s["t0"], steps=s["steps"], step_size=s["step_size"], r=r, alpha=s["alpha"], beta=s["beta"],
                 cfg=s["cfg"], seed=seed, multi_point="simultaneous", scheduler="simple", precision="float32",
-                vae=b.vae, **v, **mask)[0]
+                vae=b.vae, **v, **extra)[0]
         result, cost = b.measure(fn)
         out[method] = (image_of(result), cost)
     return out
+
+
+def run_drag_lora(b: Bench, scene, answer, prompt: str, pts, seed: int, methods=("copy_paste", "sde_moved", "ode"),
+                  lora_settings: dict | None = None, **over):
+    """({method: (image, cost)}, training) of one drag without and with a LoRA of the input image trained here
+    (SDEEditTrainImageLoRA at LORA updated by `lora_settings`, the scene's class prompt, seed `seed`): the
+    methods as run_drag, then each but the floor again with the LoRA as METHOD + "_lora". `training`: its
+    "lora_seconds", "lora_calls" (model calls) and final "lora_loss" (the node's mean over the last 10 steps)."""
+    t = LORA | (lora_settings or {})
+    (lora, loss), cost = b.measure(lambda: b.call(
+        "SDEEditTrainImageLoRA", model=b.model, positive=b.prompt(prompt), latent=latent_of(scene), steps=t["steps"],
+        rank=t["rank"], learning_rate=t["learning_rate"], seed=seed, training_dtype=t["training_dtype"]))
+    out = run_drag(b, scene, answer, prompt, pts, seed, methods=methods, **over)
+    with_lora = run_drag(b, scene, answer, prompt, pts, seed, methods=[m for m in methods if m != "copy_paste"],
+                         lora=lora, lora_min=t["lora_min"], **over)
+    out |= {f"{m}_lora": v for m, v in with_lora.items()}
+    return out, {"lora_seconds": cost["seconds"], "lora_calls": cost["calls"], "lora_loss": float(loss)}
 
 
 def run_semantic(b: Bench, scene, answer, seed: int, **over):

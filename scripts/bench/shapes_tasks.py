@@ -10,6 +10,7 @@ from bench.shapes_config import (
     DIFFEDIT_VARIANTS,
     DRAG_VARIANTS,
     GRID_VARIANT,
+    LORA_DRAGS,
     NOISES,
     SEMANTIC_T0,
     SIZE,
@@ -22,15 +23,16 @@ from bench.shapes_config import (
     drag_cases,
     edit_cases,
 )
-from bench.shapes_run import Bench, run_diffedit, run_drag, run_semantic, run_sync
+from bench.shapes_run import Bench, run_diffedit, run_drag, run_drag_lora, run_semantic, run_sync
 from bench.stats import save_grid
 
 
 def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None, grid_scenes: int = 6,
               log=print, split: str | None = None, methods: tuple[str, ...] | None = None,
-              masked: tuple[bool, ...] = (False, True), **over) -> list[dict]:
+              masked: tuple[bool, ...] = (False, True), lora: dict | None = None, **over) -> list[dict]:
     """Rows of one task over n scenes of `split` (default: TASK_SPLIT[task]), and an example grid; `methods`
-    keeps only those drag methods (all of the task's by default)."""
+    keeps only those drag methods (all of the task's by default); `lora`: drag_lora's training settings changed
+    from LORA (the tests' few steps)."""
     from shapes import metrics, world
 
     split = split or TASK_SPLIT[task]
@@ -57,6 +59,20 @@ def task_rows(task: str, b: Bench, n: int, grid_path: pathlib.Path | None = None
                     grid.append([world.render(scene, SIZE)[0], world.render(answer, SIZE)[0],
                                  *(res[m][0] for m in methods_k)])
             log(f"{task} scene {k + 1}/{n}")
+    elif task == "drag_lora":
+        chosen = tuple(m for m in ("copy_paste", *LORA_DRAGS) if methods is None or m in methods)
+        for k, (scene, answer, prompt, pts) in enumerate(drag_cases(n, split)):
+            res, training = run_drag_lora(b, scene, answer, prompt, pts, seed=k, methods=chosen, lora_settings=lora,
+                                          **over)
+            dist = math.hypot(pts[2] - pts[0], pts[3] - pts[1])
+            for method, (img, cost) in res.items():
+                rows.append({"task": task, "split": split, "scene": k, "method": method, "masked": False,
+                             "lora": method.endswith("_lora"), "setting": over, "drag_px": dist,
+                             **metrics.drag_metrics(img, scene, answer, 0), **cost, **training})
+            if k < grid_scenes:
+                grid.append([world.render(scene, SIZE)[0], world.render(answer, SIZE)[0],
+                             *(img for img, _ in res.values())])
+            log(f"{task} scene {k + 1}/{n}: LoRA {training['lora_seconds']:.1f} s, loss {training['lora_loss']:.4f}")
     elif task in ("semantic", "semantic_t0"):
         edits = ("recolour", "reshape") if task == "semantic" else ("recolour",)
         t0s = (None,) if task == "semantic" else SEMANTIC_T0

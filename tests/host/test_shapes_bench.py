@@ -186,3 +186,27 @@ def test_known_answers_score_as_known(results):
         assert exact["class_ok"] == 1 and exact["shift"] < 0.5 and exact["err"] < 1e-6 and exact["bg_err"] < 1e-6
         unedited = metrics.edit_metrics(world.render(scene, SIZE)[0], scene, answers["recolour"], 0)
         assert unedited["colour_ok"] == 0 and unedited["class_ok"] == 0 and unedited["err"] > 0.01, unedited
+
+
+def test_drag_lora_rows_and_report(bench, tmp_path):
+    """drag_lora in miniature (1 scene, a 5-step LoRA): the LoRA changes the drag, not its model calls, training
+    is counted apart, and the report's section is built from the rows."""
+    from bench.shapes_config import LORA
+    from bench.shapes_report import write_report
+    from bench.shapes_run import write_rows
+    from bench.shapes_tasks import task_rows
+
+    rows = task_rows("drag_lora", bench, 1, grid_path=tmp_path / "drag_lora_examples.png", steps=STEPS,
+                     lora={"steps": 5})
+    by = {r["method"]: r for r in rows}
+    assert set(by) == {"copy_paste", "sde_moved", "ode", "sde_moved_lora", "ode_lora"}
+    for base in ("sde_moved", "ode"):
+        plain, lora = by[base], by[f"{base}_lora"]
+        assert lora["lora"] and not plain["lora"] and plain["split"] == "heldout"
+        assert (lora["calls"], lora["rows"]) == (plain["calls"], plain["rows"]) and plain["calls"] > 0
+        assert abs(lora["err"] - plain["err"]) + abs(lora["realism"] - plain["realism"]) > 1e-6, (plain, lora)
+    assert all(r["lora_calls"] == 5 and 0 < r["lora_loss"] < 10 and r["lora_seconds"] > 0 for r in rows)
+    write_rows("drag_lora", rows, tmp_path, scenes=1, threads=1, seconds=1.0, lora=LORA | {"steps": 5})
+    text = write_report(tmp_path, tmp_path / "report.md")
+    assert "## Drag with a LoRA of the input image" in text and "| SDE-Drag + LoRA |" in text
+    assert "LoRA better?" in text and "Does the LoRA help here?" in text and not re.search(r"\bnan\b", text)
