@@ -106,12 +106,17 @@ class ComfyServer:
         settings.parent.mkdir(parents=True, exist_ok=True)
         if not settings.exists():
             settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
+        # A loras folder of the server's own (tests put LoRA files there, never into ComfyUI's tree).
+        (self.base / "loras").mkdir(exist_ok=True)
+        paths = self.base / "extra_model_paths.yaml"
+        paths.write_text(f"sde_edit_test:\n    base_path: {json.dumps(str(self.base))}\n    loras: loras\n")
         cmd = [
             str(PYTHON), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
             "--disable-auto-launch",
             "--output-directory", str(self.dirs["output"]), "--input-directory", str(self.dirs["input"]),
             "--temp-directory", str(self.dirs["temp"]), "--user-directory", str(self.dirs["user"]),
-            "--database-url", f"sqlite:///{self.base / 'comfyui.db'}", *self.extra_args,
+            "--database-url", f"sqlite:///{self.base / 'comfyui.db'}", "--extra-model-paths-config", str(paths),
+            *self.extra_args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env.setdefault("OMP_NUM_THREADS", str(cpu_threads()))

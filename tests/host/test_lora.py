@@ -167,8 +167,9 @@ def test_a_lora_file_loads_and_a_lora_of_another_model_is_refused(host, family_m
     import folder_paths
     import safetensors.torch
 
-    folder = pathlib.Path(folder_paths.get_folder_paths("loras")[0])
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = tmp_path / "loras"  # a loras folder of the test's own, never ComfyUI's tree
+    folder.mkdir()
+    folder_paths.add_model_folder_path("loras", str(folder))
     safetensors.torch.save_file({k: v.contiguous() for k, v in sd_lora.items()}, folder / "sde_edit_test.safetensors")
     (loaded,) = call(host, "SDEEditLoadLoRA", lora_name="sde_edit_test.safetensors")
     assert loaded.keys() == sd_lora.keys() and all(torch.equal(loaded[k], sd_lora[k]) for k in loaded)

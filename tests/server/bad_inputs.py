@@ -53,6 +53,7 @@ from bad_input_graphs import (  # the graph pieces and builders, re-exported: th
     stage1_graph,
     sync,
     train_graph,
+    train_lora,
     with_any_out,
     with_latent_out,
 )
@@ -63,6 +64,7 @@ __all__ = [  # the re-exported pieces and builders, and the matrix
     "prune", "with_latent_out", "with_any_out", "noise_adding", "ddim", "record", "resample", "copy_paste",
     "sde_drag", "diffedit", "sync", "stage1_graph", "resample_graph", "custom_sampler_graph", "node_graph",
     "load_graph", "load_name_graph", "save_graph", "drag_points_graph", "copy_paste_graph", "drag_graph", "train_graph",
+    "train_lora",
     "lora_drag_graph", "CASES",
 ]
 

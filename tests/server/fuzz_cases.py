@@ -28,7 +28,7 @@ import bad_inputs as bi
 
 n = bi.n
 HUGE = "x" * 1_000_000
-COST = {"steps": 4, "noises": 4, "batch_size": 3, "size": 64}
+COST = {"steps": 4, "noises": 4, "batch_size": 3, "size": 64, "rank": 8}
 IMAGE_PX = 64  # the base image, bad_inputs.Ctx.image
 
 # Extra upstream nodes (ids not used by bad_inputs.base); all are cheap on the tiny checkpoints.
@@ -44,6 +44,8 @@ EXTRA = {
     "65": n("EmptyLatentImage", width=16, height=16, batch_size=1),
     "66": n("EmptyHunyuanLatentVideo", width=64, height=64, length=5, batch_size=1),
     "67": n("SolidMask", value=0.0, width=64, height=64),
+    "68": bi.train_lora(),
+    "69": bi.train_lora(model=bi.SD3_MODEL, latent=bi.SD3_LATENT, positive=bi.SD3_PROMPT),
 }
 PROVIDERS: dict[str, list[list]] = {  # per type, the first is the one VALID uses
     "MODEL": [bi.M, bi.SD3_MODEL, bi.V_MODEL, ["20", 0]],
@@ -54,7 +56,9 @@ PROVIDERS: dict[str, list[list]] = {  # per type, the first is the one VALID use
     "IMAGE": [["2", 0], ["43", 0], ["22", 0]],
     "MASK": [bi.FULL_MASK, bi.OTHER_ASPECT_MASK, bi.BATCH2_MASK, ["67", 0], ["22", 1]],
     "VAE": [["1", 2], ["12", 2], ["20", 1]],
+    "LORA_MODEL": [["68", 0], ["69", 0]],
 }
+LORA_FILE = "fuzz.safetensors"  # test_fuzz writes it into the server's loras folder
 ONE_DRAG = bi.GOOD_POINTS
 
 
@@ -80,6 +84,8 @@ def valid_inputs(load_file: str) -> dict[str, dict]:
         "SDEEditLoadShapesModel": {"weights": "shapes_cond_32.safetensors"},
         "SDEEditShapesPrompt": {"text": "red disc"},
         "SDEEditShapesScene": {"text": "red disc", "x": 0.3, "y": 0.5, "radius": 0.15, "seed": 0, "size": 32},
+        "SDEEditTrainImageLoRA": bi.train_lora()["inputs"],
+        "SDEEditLoadLoRA": {"lora_name": LORA_FILE},
     }
 
 

@@ -120,8 +120,15 @@ def fuzz_setup(comfy_server):
     saved = comfy_server.dirs["output"] / _saved(comfy_server, "fuzz/good", "1", "3", "4")
     (comfy_server.dirs["input"] / "fuzz").mkdir(exist_ok=True)
     shutil.copy(saved, comfy_server.dirs["input"] / LOAD_FILE)
+    # A LoRA file for Load LoRA Weights, made the way a user would (Train Image LoRA → Save LoRA Weights).
+    g = bi.base(bi.Ctx(IMAGE, {}, str(ESCAPE)))
+    g["60"] = bi.train_lora()
+    g["61"] = bi.n("SaveLoRA", lora=["60", 0], prefix="fuzz/lora")
+    comfy_server.wait(comfy_server.queue(bi.prune(g, ("61",))), timeout=300)
+    lora = sorted((comfy_server.dirs["output"] / "fuzz").glob("lora*.safetensors"))[-1]
+    shutil.copy(lora, comfy_server.base / "loras" / fc.LORA_FILE)
     shutil.rmtree(ESCAPE, ignore_errors=True)
-    info = comfy_server.object_info()  # after the file exists: Load Trajectory lists it
+    info = comfy_server.object_info()  # after the files exist: Load Trajectory and Load LoRA Weights list them
     return info, bi.Ctx(IMAGE, {}, str(ESCAPE))
 
 
