@@ -59,7 +59,6 @@ class Strength:
 
     def __init__(self):
         self.value = 1.0
-        self.history: list[tuple[float, float]] = []  # (σ, s) of each call, for tests and the log
 
 
 class ScaledPatch:
@@ -127,11 +126,9 @@ def with_falling_lora(model, lora, lora_min: float, strength: float, sigma_top: 
             raise RuntimeError("SDE Edit LoRA schedule: one model call mixes noise levels, but a LoRA strength is per "
                                "call; run one level per call")
         current.value = schedule(float(sigma[0]))
-        current.history.append((float(sigma[0]), current.value))
         return executor(x, t, *args, **kwargs)
 
     out.add_wrapper_with_key(APPLY_MODEL, KEY, apply_model)
-    out.sde_edit_lora_strength = current  # read back by tests and benchmarks
     return out
 
 

@@ -1,9 +1,11 @@
-"""guidance: per-step CFG scales, constant or linear from 1 (last step) to cfg (step 0, at t0)."""
+"""guidance: per-step CFG scales (constant, or linear from cfg at t0 to 1 at the last step); the LoRA scale."""
+
+import math
 
 import pytest
 import torch
 
-from sampling import guidance_scales
+from sampling import falling_lora_scale, guidance_scales
 
 
 def test_constant():
@@ -32,3 +34,20 @@ def test_rejects():
         guidance_scales(0, 3.0)
     with pytest.raises(ValueError, match="cfg"):
         guidance_scales(4, float("nan"))
+
+
+def test_falling_lora_scale_is_the_authors_cosine_in_the_level():
+
+    assert falling_lora_scale(0.0, 0.5) == 1.0 and falling_lora_scale(1.0, 0.5) == pytest.approx(0.5)
+    assert falling_lora_scale(0.5, 0.5) == pytest.approx(0.75)  # halfway down the cosine
+    assert falling_lora_scale(0.3, 1.0) == 1.0  # lora_min 1: constant
+    us = [k / 20 for k in range(21)]
+    values = [falling_lora_scale(u, 0.2) for u in us]
+    assert all(a > b for a, b in zip(values, values[1:], strict=False))  # falls all the way from t = 0 to t0
+    # the authors' scale_schedule(1, lmin, k, length, 'cos') at k = u·length is the same curve
+    length = 119
+    for k in (1, 30, 60, 119):
+        factor = (1 - math.cos(k * math.pi / length)) / 2
+        assert falling_lora_scale(k / length, 0.5) == pytest.approx((1 - factor) * 1 + factor * 0.5)
+    with pytest.raises(ValueError, match="u = t / t0 must lie in"):
+        falling_lora_scale(1.5, 0.5)
