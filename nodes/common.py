@@ -161,7 +161,7 @@ def lora_inputs() -> list[io.Input]:
 def with_lora(model, lora, lora_min: float, lora_strength: float, sigma_top):
     """The model to run: `model` itself without a LoRA, else a clone carrying it at the falling strength from
     σ_0 = `sigma_top` (the grid's top). `model` is never changed."""
-    return cl.maybe_with_lora(model, lora, lora_min, lora_strength, float(sigma_top))
+    return model if lora is None else cl.with_falling_lora(model, lora, lora_min, lora_strength, float(sigma_top))
 
 
 def require_trajectory(trajectory) -> Trajectory:

@@ -81,10 +81,8 @@ class ScaledPatch:
 
 
 def lora_patches(model, lora) -> dict:
-    """{model weight key: ComfyUI patch} of `lora` (a LORA_MODEL state dict); a ValueError if none fits."""
-    if not isinstance(lora, dict) or not lora or not all(torch.is_tensor(v) for v in lora.values()):
-        raise ValueError("lora: expected LoRA weights (the lora output of Train LoRA, or SDE Edit Load LoRA), "
-                         f"got {type(lora).__name__}")
+    """{model weight key: ComfyUI patch} of `lora` (a LORA_MODEL state dict, checked by the node's check_links);
+    a ValueError if none fits."""
     key_map = comfy.lora.model_lora_keys_unet(model.model, {})
     patches = comfy.lora.load_lora(lora, key_map, log_missing=False)
     if not patches:
@@ -116,7 +114,6 @@ def with_falling_lora(model, lora, lora_min: float, strength: float, sigma_top: 
     schedule = Schedule(model, sigma_top, lora_min, strength)
     current = Strength()
     out = model.clone()
-    out.remove_wrappers_with_key(APPLY_MODEL, KEY)
     for key, patch in patches.items():
         out.add_weight_wrapper(key, ScaledPatch(key, patch, current))
 
@@ -130,13 +127,6 @@ def with_falling_lora(model, lora, lora_min: float, strength: float, sigma_top: 
 
     out.add_wrapper_with_key(APPLY_MODEL, KEY, apply_model)
     return out
-
-
-def maybe_with_lora(model, lora, lora_min: float, strength: float, sigma_top):
-    """`with_falling_lora` where a LoRA is given; `model` as it is otherwise."""
-    if lora is None:
-        return model
-    return with_falling_lora(model, lora, lora_min, strength, float(sigma_top))
 
 
 # --- Training a LoRA on the input image (the authors' recipe) ------------------------------------------
